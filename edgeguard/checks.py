@@ -1,0 +1,72 @@
+"""Cheap input guards shared by defenses, stages, engines and the pipeline.
+
+Each raises :class:`~edgeguard.errors.InputError` with a message naming what was checked and where.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import InputError
+
+
+def _shape_of(x: Any) -> tuple[int, ...]:
+    return tuple(int(s) for s in x.shape)
+
+
+def check_batch(x: Any, layout: str = "B C H W", *, name: str = "input", channels: int | None = 3) -> None:
+    """Check that ``x`` is a tensor/array with ``len(layout.split())`` dimensions.
+
+    Args:
+        x: torch tensor or numpy array.
+        layout: space separated axis names, e.g. ``"B C H W"``.
+        name: what the value is called in the error message.
+        channels: required size of the ``C`` axis (``None`` = any).
+
+    Raises:
+        InputError: wrong type, rank, or channel count.
+    """
+    if not isinstance(x, (torch.Tensor, np.ndarray)):
+        raise InputError(f"{name}: expected a torch.Tensor or numpy array, got {type(x).__name__}")
+    axes = layout.split()
+    shape = _shape_of(x)
+    if len(shape) != len(axes):
+        raise InputError(
+            f"{name}: expected {len(axes)} dims ({layout}), got shape {shape}; "
+            f"add a batch axis with x[None] for a single image"
+        )
+    if channels is not None and "C" in axes and shape[axes.index("C")] != channels:
+        raise InputError(f"{name}: expected {channels} channels on axis C of ({layout}), got shape {shape}")
+
+
+def check_finite(x: Any, *, name: str = "input") -> None:
+    """Raise :class:`InputError` if ``x`` holds NaN or Inf."""
+    ok = bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.isfinite(x).all())
+    if not ok:
+        raise InputError(f"{name}: contains NaN or Inf values; clean the batch before inference")
+
+
+def check_range(x: Any, lo: float = 0.0, hi: float = 1.0, *, name: str = "input", tol: float = 1e-6) -> None:
+    """Raise :class:`InputError` if any value of ``x`` lies outside ``[lo, hi]`` (± ``tol``)."""
+    if (x.numel() if isinstance(x, torch.Tensor) else x.size) == 0:
+        return
+    mn, mx = float(x.min()), float(x.max())
+    if mn < lo - tol or mx > hi + tol:
+        raise InputError(
+            f"{name}: values must lie in [{lo}, {hi}], got min {mn:.4g} max {mx:.4g}; "
+            f"scale uint8 images by 1/255"
+        )
+
+
+def check_image_batch(x: Any, *, name: str = "input") -> None:
+    """The standard guard for a ``(B, 3, H, W)`` float batch in [0, 1]: rank, channels, finite, range."""
+    check_batch(x, "B C H W", name=name)
+    if isinstance(x, torch.Tensor) and not x.is_floating_point():
+        raise InputError(f"{name}: expected a float tensor in [0, 1], got dtype {x.dtype}")
+    if isinstance(x, np.ndarray) and not np.issubdtype(x.dtype, np.floating):
+        raise InputError(f"{name}: expected a float array in [0, 1], got dtype {x.dtype}")
+    check_finite(x, name=name)
+    check_range(x, 0.0, 1.0, name=name)

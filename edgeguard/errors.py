@@ -1,0 +1,29 @@
+"""Typed errors. Every user-facing failure is one of these; the CLI prints one line and exits 2."""
+
+from __future__ import annotations
+
+
+class EdgeGuardError(Exception):
+    """Base class. ``str(err)`` is the single line shown to the user (what went wrong + how to fix)."""
+
+    exit_code = 2
+
+
+class ConfigError(EdgeGuardError):
+    """A parameter, spec string, option combination or manifest field is invalid."""
+
+
+class InputError(EdgeGuardError):
+    """Data handed to edgeguard is unusable: wrong shape/dtype, NaN/Inf, unreadable image."""
+
+
+class ModelError(EdgeGuardError):
+    """A model cannot be built or its weights cannot be loaded."""
+
+
+class EngineError(EdgeGuardError):
+    """An engine file is missing, corrupt, or cannot run on this machine."""
+
+
+class SourceError(EdgeGuardError):
+    """A camera / stream / file source cannot be opened or has failed for good."""
