@@ -20,7 +20,7 @@ from ..errors import ConfigError, InputError
 
 
 def load_perturbation(path: str | Path) -> torch.Tensor:
-    """Load v_def from ``.safetensors`` (key ``v_def``) or ``.npy``; returns ``(1, 3, H, W)``-broadcastable."""
+    """Load v_def from ``.safetensors`` (key ``v_def``) or ``.npy`` as a ``(1, 3, H, W)`` tensor."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"noise: perturbation file {str(p)!r} does not exist")

@@ -1,0 +1,72 @@
+"""The ``edgeguard`` command. Parsing and printing only; the work lives in the library.
+
+Each command lives in its own module under ``edgeguard/cli/`` and registers itself on ``app`` when
+imported (see ``_COMMANDS``). ``main()`` turns any :class:`~edgeguard.errors.EdgeGuardError` into one
+line on stderr and exit code 2; ``--debug`` (or ``EDGEGUARD_DEBUG=1``) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+
+import typer
+
+from ..errors import EdgeGuardError
+
+app = typer.Typer(
+    name="edgeguard",
+    help="Adversarially robust vision models for edge GPUs: export defended models to ONNX/TensorRT, "
+    "run them on images and cameras, and measure what each defense costs and buys.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Modules that add commands to `app` when imported (one command or sub-app per module).
+_COMMANDS = ["export", "infer", "defenses", "demo"]
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+) -> None:
+    if debug:
+        os.environ["EDGEGUARD_DEBUG"] = "1"
+
+
+def _load_commands() -> None:
+    for mod in _COMMANDS:
+        importlib.import_module(f"{__package__}.{mod}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv or os.environ.get("EDGEGUARD_DEBUG") == "1"
+    _load_commands()
+    try:
+        app(args=argv, standalone_mode=False)
+    except EdgeGuardError as err:
+        if debug:
+            raise
+        print(f"edgeguard: error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        print("edgeguard: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors come through standalone_mode=False
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
