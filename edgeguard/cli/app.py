@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 # Modules that add commands to `app` when imported (one command or sub-app per module).
-_COMMANDS = ["export", "infer", "defenses", "demo"]
+_COMMANDS = ["export", "infer", "defenses", "models"]
 
 
 @app.callback()
@@ -50,23 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in argv or os.environ.get("EDGEGUARD_DEBUG") == "1"
     _load_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone mode: click prints usage errors itself (exit 2); everything else reaches us.
+        app(args=argv, prog_name="edgeguard")
     except EdgeGuardError as err:
         if debug:
             raise
         print(f"edgeguard: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        print("edgeguard: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors come through standalone_mode=False
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise

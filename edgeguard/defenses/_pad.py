@@ -15,16 +15,16 @@ import torch.nn.functional as F
 def _pad_axis(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tensor:
     if before == 0 and after == 0:
         return x
-    n = x.shape[dim]
     if before <= 1 and after <= 1:
         # Width 1: symmetric == replicate, which exports as a single Pad(mode=edge).
         pads = [0, 0, 0, 0]
         idx = 0 if dim == -1 else 2
         pads[idx], pads[idx + 1] = before, after
         return F.pad(x, pads, mode="replicate")
-    # Sample i of the left pad (counting outward) is x[i]; of the right pad x[n-1-i].
+    # Sample i of the left pad (counting outward) is x[i]; of the right pad x[-1-i]. Negative starts
+    # keep every Slice constant in the exported graph (no Shape arithmetic).
     left = [x.narrow(dim, i, 1) for i in reversed(range(before))]
-    right = [x.narrow(dim, n - 1 - i, 1) for i in range(after)]
+    right = [x.narrow(dim, -1 - i, 1) for i in range(after)]
     return torch.cat([*left, x, *right], dim=dim)
 
 

@@ -55,16 +55,22 @@ def gaussian_blur(x: torch.Tensor, sigma: float = 1.0, size: int | None = None) 
     """
     sigma, size = _check(sigma, size)
     check_batch(x, "B C H W")
-    return _blur(x, gaussian_kernel1d(sigma, size, x.dtype).to(x.device))
+    kh, kw = _kernels(gaussian_kernel1d(sigma, size, x.dtype).to(x.device))
+    return _blur(x, kh, kw)
 
 
-def _blur(x: torch.Tensor, k1d: torch.Tensor) -> torch.Tensor:
-    c, r = x.shape[1], k1d.numel() // 2
+def _kernels(k1d: torch.Tensor, channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depthwise vertical and horizontal kernels, materialised (constant initializers in ONNX)."""
+    kh = k1d.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
+    kw = k1d.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
+    return kh, kw
+
+
+def _blur(x: torch.Tensor, kh: torch.Tensor, kw: torch.Tensor) -> torch.Tensor:
+    r = kh.shape[2] // 2
     xp = pad_symmetric(x, r, r, r, r)
-    kh = k1d.view(1, 1, -1, 1).expand(c, 1, -1, 1)
-    kw = k1d.view(1, 1, 1, -1).expand(c, 1, 1, -1)
-    y = F.conv2d(xp, kh, groups=c)
-    return F.conv2d(y, kw, groups=c)
+    y = F.conv2d(xp, kh, groups=kh.shape[0])
+    return F.conv2d(y, kw, groups=kw.shape[0])
 
 
 class GaussianBlur(nn.Module):
@@ -73,11 +79,13 @@ class GaussianBlur(nn.Module):
     def __init__(self, sigma: float = 1.0, size: int | None = None) -> None:
         super().__init__()
         self.sigma, self.size = _check(sigma, size)
-        self.register_buffer("kernel", gaussian_kernel1d(self.sigma, self.size), persistent=False)
+        kh, kw = _kernels(gaussian_kernel1d(self.sigma, self.size))
+        self.register_buffer("kernel_v", kh, persistent=False)
+        self.register_buffer("kernel_h", kw, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_batch(x, "B C H W")
-        return _blur(x, self.kernel.to(x.dtype))
+        return _blur(x, self.kernel_v.to(x.dtype), self.kernel_h.to(x.dtype))
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}, size={self.size}"

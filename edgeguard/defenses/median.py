@@ -53,35 +53,41 @@ def _med3(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return torch.maximum(torch.minimum(a, b), torch.minimum(torch.maximum(a, b), c))
 
 
-def _shifts(xp: torch.Tensor, k: int, n: int, dim: int) -> list[torch.Tensor]:
-    return [xp.narrow(dim, i, n) for i in range(k)]
+def _shifts(xp: torch.Tensor, k: int, dim: int) -> list[torch.Tensor]:
+    """The ``k`` windows' shifted views of a padded tensor along ``dim`` (static Slices in ONNX)."""
+    out = []
+    for i in range(k):
+        index = [slice(None)] * xp.dim()
+        index[dim] = slice(i, i - (k - 1) or None)
+        out.append(xp[tuple(index)])
+    return out
 
 
-def _median_3x3(xp: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    a, b, c = _shifts(xp, 3, h, dim=-2)
+def _median_3x3(xp: torch.Tensor) -> torch.Tensor:
+    a, b, c = _shifts(xp, 3, dim=-2)
     lo1, hi1 = torch.minimum(a, b), torch.maximum(a, b)
     hi = torch.maximum(hi1, c)
     t = torch.minimum(hi1, c)
     mid, lo = torch.maximum(lo1, t), torch.minimum(lo1, t)
-    l0, l1, l2 = _shifts(lo, 3, w, dim=-1)
-    h0, h1, h2 = _shifts(hi, 3, w, dim=-1)
-    m0, m1, m2 = _shifts(mid, 3, w, dim=-1)
+    l0, l1, l2 = _shifts(lo, 3, dim=-1)
+    h0, h1, h2 = _shifts(hi, 3, dim=-1)
+    m0, m1, m2 = _shifts(mid, 3, dim=-1)
     max_lo = torch.maximum(torch.maximum(l0, l1), l2)
     min_hi = torch.minimum(torch.minimum(h0, h1), h2)
     return _med3(max_lo, _med3(m0, m1, m2), min_hi)
 
 
-def _median_2x2(xp: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    top, bottom = _shifts(xp, 2, h, dim=-2)
-    a, b = _shifts(top, 2, w, dim=-1)
-    c, d = _shifts(bottom, 2, w, dim=-1)
+def _median_2x2(xp: torch.Tensor) -> torch.Tensor:
+    top, bottom = _shifts(xp, 2, dim=-2)
+    a, b = _shifts(top, 2, dim=-1)
+    c, d = _shifts(bottom, 2, dim=-1)
     p, q = torch.maximum(a, b), torch.minimum(a, b)
     r, s = torch.maximum(c, d), torch.minimum(c, d)
     return torch.maximum(torch.minimum(p, r), torch.maximum(q, s))
 
 
-def _median_topk(xp: torch.Tensor, kh: int, kw: int, h: int, w: int) -> torch.Tensor:
-    views = [v for row in _shifts(xp, kh, h, dim=-2) for v in _shifts(row, kw, w, dim=-1)]
+def _median_topk(xp: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
+    views = [v for row in _shifts(xp, kh, dim=-2) for v in _shifts(row, kw, dim=-1)]
     n = len(views)
     k = n - n // 2  # rank n//2 ascending == rank k-1 descending
     stacked = torch.stack(views, dim=-1)
@@ -107,16 +113,14 @@ def median_smooth(x: torch.Tensor, kernel: tuple[int, int] | int | str = (3, 3))
     """
     kh, kw = _check_kernel(kernel)
     check_batch(x, "B C H W")
-    h, w = x.shape[-2], x.shape[-1]
     xp = pad_symmetric(x, kh // 2, kh - 1 - kh // 2, kw // 2, kw - 1 - kw // 2)
     if (kh, kw) == (3, 3):
-        return _median_3x3(xp, h, w)
+        return _median_3x3(xp)
     if (kh, kw) == (2, 2):
-        return _median_2x2(xp, h, w)
+        return _median_2x2(xp)
     if kh == 1 or kw == 1:
-        dim, n = (-1, w) if kh == 1 else (-2, h)
-        return _med3(*_shifts(xp, 3, n, dim=dim))
-    return _median_topk(xp, kh, kw, h, w)
+        return _med3(*_shifts(xp, 3, dim=-1 if kh == 1 else -2))
+    return _median_topk(xp, kh, kw)
 
 
 class MedianSmooth(nn.Module):

@@ -1,0 +1,83 @@
+"""``edgeguard export``: model + defenses → one ONNX graph (+ sidecar manifest), parity-checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ._common import console
+from .app import app
+
+
+@app.command("export")
+def export_cmd(
+    model: str = typer.Argument(
+        ...,
+        help="torchvision classifier name (resnet50, mobilenet_v3_large, …), an edgeguard model "
+        "(signs, signs-denoise), or a path to an .onnx file to prepend defenses to.",
+    ),
+    weights: Path | None = typer.Option(
+        None,
+        "--weights",
+        help="State dict (.pt/.pth, loaded with weights_only=True) or .safetensors. "
+        "Default: shipped weights for edgeguard models, random init (seed 0) for torchvision ones.",
+    ),
+    defense: list[str] = typer.Option(
+        [],
+        "--defense",
+        "-d",
+        help="Defense spec, repeatable, applied in order: bits:5, median:3x3, "
+        "median:1x3, median:2x2, gaussian:sigma=1.0,size=5, noise:PATH. See `edgeguard defenses`.",
+    ),
+    input_size: int | None = typer.Option(
+        None, "--input-size", help="Square input side (default: the model's)."
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output .onnx (default: MODEL.onnx)."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset (≥ 17)."),
+    normalize: str | None = typer.Option(
+        None,
+        "--normalize",
+        help="none | imagenet | M,M,M/S,S,S. Default: the model's own (ImageNet for "
+        "torchvision); none for .onnx inputs.",
+    ),
+    tolerance: float = typer.Option(1e-4, "--tolerance", help="Max relative error onnxruntime vs torch."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the graph's op histogram."),
+) -> None:
+    """Export a classifier with defenses fused in front into one ONNX graph, and check parity.
+
+    The graph takes `input` float32 (B, 3, H, W) RGB in [0, 1] (dynamic batch) and outputs `logits`.
+    The export fails (exit 2, no file written) if onnxruntime and torch disagree beyond --tolerance
+    on real photos.
+    """
+    from ..export.onnx import export
+
+    with console.status(f"exporting {model} …"):
+        res = export(
+            model,
+            weights=weights,
+            defense=defense,
+            input_size=input_size,
+            out=out,
+            opset=opset,
+            normalize=normalize,
+            tolerance=tolerance,
+        )
+    m = res.manifest
+    console.print(f"[bold green]wrote[/] {res.path}  (+ {res.sidecar.name})")
+    console.print(
+        f"  input  : input float32 (B, 3, {m['input']['size'][0]}, {m['input']['size'][1]}) RGB [0, 1]"
+    )
+    console.print(f"  defense: {' → '.join(m['defenses']) or 'none'} → normalize → {m['source']['model']}")
+    p = res.parity
+    console.print(
+        f"  parity : max abs {p.max_abs:.2e}, relative {p.max_rel:.2e} (≤ {p.tolerance:.0e}) on "
+        f"{p.images} photos, top-1 agreement {p.top1_agreement:.0%}"
+    )
+    console.print(f"  nodes  : {sum(res.ops.values())} ({len(res.ops)} op types), {res.seconds:.1f} s")
+    if verbose:
+        t = Table("op", "count", title="op histogram")
+        for op, n in res.ops.most_common():
+            t.add_row(op, str(n))
+        console.print(t)

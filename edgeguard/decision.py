@@ -1,0 +1,72 @@
+"""Decisions: engine outputs → what the application acts on. Task-generic by registry.
+
+Classification (softmax top-k) is here; detection (boxes, NMS) registers its own decision later.
+Every decision returns a list with one JSON-serialisable dict per image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+Decision = Callable[[dict[str, np.ndarray], dict[str, Any]], list[dict[str, Any]]]
+_DECISIONS: dict[str, Callable[..., Decision]] = {}
+
+
+def register(task: str) -> Callable[[Callable[..., Decision]], Callable[..., Decision]]:
+    def deco(factory: Callable[..., Decision]) -> Callable[..., Decision]:
+        _DECISIONS[task] = factory
+        return factory
+
+    return deco
+
+
+def for_task(task: str, **options: Any) -> Decision:
+    if task not in _DECISIONS:
+        raise ConfigError(f"no decision step for task {task!r} (known: {', '.join(sorted(_DECISIONS))})")
+    return _DECISIONS[task](**options)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@register("classification")
+def classification(top: int = 5, output: str = "logits") -> Decision:
+    """Top-``top`` labels with softmax probabilities; the adversarial score is added when present."""
+    if top < 1:
+        raise ConfigError(f"--top {top}: must be at least 1")
+
+    def decide(outputs: dict[str, np.ndarray], manifest: dict[str, Any]) -> list[dict[str, Any]]:
+        logits = outputs.get(output, next(iter(outputs.values())))
+        probs = softmax(logits.astype(np.float64))
+        labels = manifest.get("labels") or []
+        det = manifest.get("detector")
+        scores = outputs.get(det["output"]) if det else None
+        results = []
+        for i, p in enumerate(probs):
+            idx = np.argsort(-p, kind="stable")[: min(top, p.size)]
+            res: dict[str, Any] = {
+                "top": [
+                    {
+                        "label": labels[j] if j < len(labels) else str(int(j)),
+                        "index": int(j),
+                        "prob": float(p[j]),
+                    }
+                    for j in idx
+                ]
+            }
+            if scores is not None:
+                s = float(np.asarray(scores[i]).reshape(-1)[0])
+                res["adversarial_score"] = s
+                res["flagged"] = bool(s > det["threshold"])
+            results.append(res)
+        return results
+
+    return decide

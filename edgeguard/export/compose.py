@@ -1,0 +1,159 @@
+"""Prepend defenses (and optional normalisation) to an existing ONNX classifier by graph composition.
+
+The prefix (defenses → normalisation) is traced from torch into its own small graph and joined to the
+user's graph with ``onnx.compose.merge_models``; the user's node and tensor names get an ``m/`` prefix
+so they cannot collide. The first output is renamed ``logits``. Parity compares the merged graph with
+torch-eager prefix → onnxruntime on the original graph.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import defenses, manifest
+from ..errors import ConfigError, EngineError
+from .wrap import DefendedModel, Normalize
+
+
+def _load(path: Path) -> Any:
+    import onnx
+
+    if not path.is_file():
+        raise ConfigError(f"model file {str(path)!r} does not exist")
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        raise EngineError(
+            f"{path.name} is not a valid ONNX model ({str(exc).splitlines()[0][:120]})"
+        ) from None
+    return model
+
+
+def _input_hw(model: Any, input_size: int | tuple[int, int] | None) -> tuple[str, tuple[int, int], bool]:
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        raise ConfigError(f"ONNX model has {len(inputs)} inputs; edgeguard composes single-input classifiers")
+    dims = inputs[0].type.tensor_type.shape.dim
+    shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    if len(shape) != 4 or shape[1] not in (3, None):
+        raise ConfigError(f"ONNX input {inputs[0].name!r} has shape {shape}; expected (B, 3, H, W)")
+    dynamic_batch = shape[0] is None
+    if shape[2] and shape[3]:
+        hw = (shape[2], shape[3])
+        if input_size is not None:
+            want = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+            if tuple(want) != hw:
+                raise ConfigError(f"--input-size {want} differs from the ONNX model's fixed input {hw}")
+    elif input_size is None:
+        raise ConfigError("the ONNX model's height/width are dynamic; pass --input-size")
+    else:
+        hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    return inputs[0].name, hw, dynamic_batch
+
+
+def _rename(graph: Any, old: str, new: str) -> None:
+    for node in graph.node:
+        node.input[:] = [new if n == old else n for n in node.input]
+        node.output[:] = [new if n == old else n for n in node.output]
+    for vi in list(graph.output) + list(graph.value_info):
+        if vi.name == old:
+            vi.name = new
+
+
+def export_onnx_file(
+    path: Path,
+    *,
+    specs: list[str],
+    input_size: int | tuple[int, int] | None,
+    out: str | Path | None,
+    opset: int,
+    normalize: str | None,
+    tolerance: float,
+    parity_images: int,
+    finish: Callable[..., Any],
+    t0: float,
+) -> Any:
+    import onnx
+    import onnx.compose
+    import onnx.version_converter
+    import onnxruntime as ort
+
+    from .onnx import file_sha256, parse_normalize, versions
+
+    user = _load(path)
+    in_name, size, dynamic_batch = _input_hw(user, input_size)
+    # A bare ONNX file says nothing about its expected normalisation: default to none, say so in --help.
+    norm = parse_normalize(normalize, ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
+    user_opset = max((o.version for o in user.opset_import if o.domain in ("", "ai.onnx")), default=opset)
+    target = max(opset, user_opset)
+    if user_opset < target:
+        try:
+            user = onnx.version_converter.convert_version(user, target)
+        except Exception as exc:
+            raise EngineError(
+                f"cannot convert {path.name} from opset {user_opset} to {target}: {exc}"
+            ) from None
+    prefix_mod = DefendedModel(
+        torch.nn.Identity(), [defenses.from_spec(s) for s in specs], Normalize(*norm) if norm else None
+    ).eval()
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = Path(d) / "prefix.onnx"
+        torch.onnx.export(
+            prefix_mod,
+            (torch.rand(1, 3, *size),),
+            str(p),
+            dynamo=False,
+            opset_version=target,
+            input_names=["input"],
+            output_names=["prep"],
+            dynamic_axes={"input": {0: "batch"}, "prep": {0: "batch"}},
+        )
+        prefix = onnx.load(str(p))
+    if prefix.ir_version != user.ir_version:
+        prefix.ir_version = user.ir_version = max(prefix.ir_version, user.ir_version)
+    user_p = onnx.compose.add_prefix(user, "m/")
+    merged = onnx.compose.merge_models(prefix, user_p, io_map=[("prep", "m/" + in_name)])
+    from .onnx import _simplify
+
+    merged = _simplify(merged)
+    out_names = [o.name for o in merged.graph.output]
+    _rename(merged.graph, out_names[0], "logits")
+    for name in out_names[1:]:
+        _rename(merged.graph, name, name.removeprefix("m/"))
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def reference(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            prepped = prefix_mod(torch.from_numpy(x)).numpy()
+        if not dynamic_batch:  # fixed-batch graph: run images one by one
+            return np.concatenate([sess.run(None, {in_name: prepped[i : i + 1]})[0] for i in range(len(x))])
+        return sess.run(None, {in_name: prepped})[0]
+
+    out_path = Path(out) if out else path.with_name(path.stem + "-defended.onnx")
+    if out_path.resolve() == path.resolve():
+        raise ConfigError("--out would overwrite the source model; choose another file name")
+    data = manifest.new(
+        input_size=size,
+        mean=norm[0] if norm else (0.0, 0.0, 0.0),
+        std=norm[1] if norm else (1.0, 1.0, 1.0),
+        labels=None,
+        defenses=specs,
+        source={"model": str(path), "weights": None, "sha256": file_sha256(path), "init": "onnx"},
+        versions=versions(),
+        opset=target,
+        outputs=("logits", *[n.removeprefix("m/") for n in out_names[1:]]),
+    )
+    data["input"]["dynamic_batch"] = dynamic_batch
+    images = parity_images if dynamic_batch else 1
+    return finish(merged, out_path, data, reference, size, tolerance, images, t0)

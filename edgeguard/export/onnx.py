@@ -1,0 +1,259 @@
+"""Export: a torch classifier (or an existing ONNX graph) + traceable defenses → one ONNX graph.
+
+Steps: build the :class:`~edgeguard.export.wrap.DefendedModel`, trace it with the TorchScript-based
+exporter (``dynamo=False``: it needs no extra dependency, handles every torchvision classifier, and
+keeps node names stable), run ``onnx.checker``, simplify with onnxslim, embed the manifest, check
+parity against torch eager on real photos, and only then move the file into place next to its
+``.edgeguard.json`` sidecar. A failed export leaves any previous file untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__, defenses, manifest, models
+from ..errors import ConfigError, EngineError
+from .parity import Parity, check_onnx
+from .wrap import DefendedModel, Normalize
+
+DEFAULT_OPSET = 17
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export` produced."""
+
+    path: Path
+    sidecar: Path
+    manifest: dict[str, Any]
+    parity: Parity
+    ops: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+
+def versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import torchvision
+
+    out = {
+        "edgeguard": __version__,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+    try:
+        import onnxslim
+
+        out["onnxslim"] = onnxslim.__version__
+    except Exception:  # onnxslim is optional at run time: export then skips simplification
+        pass
+    return out
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def state_sha256(model: torch.nn.Module) -> str:
+    """Hash of a model's parameters and buffers (identifies random-init weights too)."""
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def parse_normalize(text: str | None, default: tuple[tuple, tuple]) -> tuple[tuple, tuple] | None:
+    """``None``/"default" → default; "none" → no normalisation; "imagenet"; or "m,m,m/s,s,s"."""
+    if text is None or text == "default":
+        return default
+    if text == "none":
+        return None
+    if text == "imagenet":
+        return models.IMAGENET_MEAN, models.IMAGENET_STD
+    try:
+        m, s = text.split("/")
+        mean = tuple(float(v) for v in m.split(","))
+        std = tuple(float(v) for v in s.split(","))
+    except ValueError:
+        mean = std = ()
+    if len(mean) != 3 or len(std) != 3 or not all(v > 0 for v in std):
+        raise ConfigError(
+            f"--normalize {text!r}: expected none, imagenet or MEAN,MEAN,MEAN/STD,STD,STD (std > 0)"
+        )
+    return mean, std
+
+
+def op_histogram(model: Any) -> Counter:
+    return Counter(node.op_type for node in model.graph.node)
+
+
+def _simplify(model: Any) -> Any:
+    try:
+        import onnxslim
+    except ImportError:
+        return model
+    return onnxslim.slim(model)
+
+
+def _finish(model: Any, out: Path, data: dict, reference, size, tolerance, images, t0) -> ExportResult:
+    """Check, embed the manifest, check parity on a temp file, then move into place."""
+    import onnx
+
+    onnx.checker.check_model(model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=out.parent, prefix=f".{out.stem}.")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        manifest.embed(model, data)
+        onnx.save(model, str(tmp))
+        parity = check_onnx(tmp, reference, size, images=images, tolerance=tolerance)
+        if not parity.ok:
+            raise EngineError(
+                f"parity check failed: onnxruntime vs torch relative error {parity.max_rel:.2e} > "
+                f"{tolerance:.0e} (max abs {parity.max_abs:.2e}); {out.name} was not written. "
+                f"A quantising defense (bits) placed after a smoothing one turns float rounding noise "
+                f"into whole quantisation steps: put bits first, or raise --tolerance knowingly"
+            )
+        data = dict(data, parity=parity.as_dict())
+        manifest.embed(model, data)
+        onnx.save(model, str(tmp))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    side = manifest.save_sidecar(data, out)
+    return ExportResult(out, side, data, parity, op_histogram(model), time.perf_counter() - t0)
+
+
+def _torch_to_onnx(module: torch.nn.Module, size: tuple[int, int], opset: int) -> Any:
+    import onnx
+
+    dummy = torch.rand(1, 3, *size)
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(d) / "m.onnx"
+        torch.onnx.export(
+            module,
+            (dummy,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+        )
+        return onnx.load(str(path))
+
+
+def export(
+    model: str,
+    *,
+    weights: str | Path | None = None,
+    defense: list[str] | tuple[str, ...] = (),
+    input_size: int | tuple[int, int] | None = None,
+    out: str | Path | None = None,
+    opset: int = DEFAULT_OPSET,
+    normalize: str | None = None,
+    tolerance: float = 1e-4,
+    parity_images: int = 4,
+    seed: int = 0,
+) -> ExportResult:
+    """Export ``model`` (a zoo/torchvision name or a path to an ``.onnx``) with ``defense`` specs fused.
+
+    Args:
+        model: torchvision classifier name (``resnet50``), an edgeguard model (``signs``), or ``*.onnx``.
+        weights: state dict (``.pt/.pth``, loaded with ``weights_only=True``) or ``.safetensors``.
+        defense: spec strings applied in order (``["bits:5", "median:3x3"]``).
+        input_size: square side or ``(H, W)``; default from the model (224 for torchvision).
+        out: output ``.onnx`` path; default ``<model>.onnx`` in the current folder.
+        opset: ONNX opset (≥ 17).
+        normalize: ``None`` (model default), ``"none"``, ``"imagenet"`` or ``"m,m,m/s,s,s"``.
+        tolerance: maximum norm-wise relative error between onnxruntime and torch.
+        parity_images: how many real photos the parity check runs.
+        seed: torch seed for random initialisation (makes random-weight exports reproducible).
+
+    Raises:
+        ConfigError: bad name, spec, size, opset or normalisation.
+        ModelError: unreadable or mismatching weights.
+        EngineError: parity failure (no file written).
+    """
+    if not isinstance(opset, int) or opset < 17:
+        raise ConfigError(f"--opset {opset!r}: edgeguard exports opset 17 or newer")
+    t0 = time.perf_counter()
+    specs = [defenses.REGISTRY.canonical(s) for s in defense]
+    if str(model).endswith(".onnx"):
+        from .compose import export_onnx_file
+
+        return export_onnx_file(
+            Path(model),
+            specs=specs,
+            input_size=input_size,
+            out=out,
+            opset=opset,
+            normalize=normalize,
+            tolerance=tolerance,
+            parity_images=parity_images,
+            finish=_finish,
+            t0=t0,
+        )
+    torch.manual_seed(seed)
+    net, info = models.build(str(model), weights)
+    size = _size(input_size, info.input_size)
+    norm = parse_normalize(normalize, (info.mean, info.std))
+    wrapped = DefendedModel(
+        net, [defenses.from_spec(s) for s in specs], Normalize(*norm) if norm else None
+    ).eval()
+    onnx_model = _simplify(_torch_to_onnx(wrapped, size, opset))
+    out_path = Path(out) if out else Path(f"{model}.onnx")
+    if out_path.suffix != ".onnx":
+        raise ConfigError(f"--out {str(out_path)!r}: the file name must end in .onnx")
+    src = {
+        "model": str(model),
+        "weights": str(weights) if weights else info.weights,
+        "init": "file" if (weights or info.weights) else f"random(seed={seed})",
+    }
+    src["sha256"] = file_sha256(src["weights"]) if src["weights"] else state_sha256(net)
+    data = manifest.new(
+        input_size=size,
+        mean=norm[0] if norm else (0.0, 0.0, 0.0),
+        std=norm[1] if norm else (1.0, 1.0, 1.0),
+        labels=info.labels,
+        defenses=specs,
+        source=src,
+        versions=versions(),
+        task=info.task,
+        opset=opset,
+    )
+
+    def reference(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return wrapped(torch.from_numpy(x)).numpy()
+
+    return _finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)
+
+
+def _size(value: int | tuple[int, int] | None, default: tuple[int, int]) -> tuple[int, int]:
+    if value is None:
+        return tuple(default)  # type: ignore[return-value]
+    h, w = (value, value) if isinstance(value, int) else tuple(value)
+    if not (isinstance(h, int) and isinstance(w, int) and 16 <= h <= 4096 and 16 <= w <= 4096):
+        raise ConfigError(f"--input-size {value!r}: expected an integer side (or H,W) in 16..4096")
+    return h, w

@@ -1,0 +1,228 @@
+"""The data path: preprocess → host stages → engine → decision (→ escalation when flagged).
+
+``Pipeline`` is what vehicle software embeds::
+
+    import edgeguard
+    pipe = edgeguard.load("r50.onnx")              # engine + manifest (+ host stages it names)
+    results = pipe([frame_bgr])                    # or pipe.run_batch(x) for (B, 3, H, W) floats
+    results[0].decision["top"][0]["label"], results[0].timing_ms
+
+Nothing here assumes classification: the decision step is chosen by the manifest's ``task``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import decision as decisions
+from .checks import check_image_batch
+from .engines import Engine, open_engine
+from .errors import ConfigError
+from .preprocess import load_image, preprocess
+
+HostStage = Callable[[np.ndarray], np.ndarray]
+Gate = Callable[[dict[str, Any]], bool]
+
+
+def stage_name(stage: Any) -> str:
+    return str(getattr(stage, "name", None) or type(stage).__name__.lower())
+
+
+def flagged_gate(decision: dict[str, Any]) -> bool:
+    """Default escalation gate: the engine's adversarial detector flagged the frame."""
+    return bool(decision.get("flagged", False))
+
+
+@dataclass
+class Result:
+    """One image's result. ``timing_ms`` holds the batch's per-stage wall times in milliseconds."""
+
+    decision: dict[str, Any]
+    outputs: dict[str, np.ndarray]
+    timing_ms: dict[str, float]
+    source: str | None = None
+    escalation: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "path": self.source,
+            **self.decision,
+            "timing_ms": {k: round(v, 3) for k, v in self.timing_ms.items()},
+        }
+        if self.escalation is not None:
+            d["escalation"] = self.escalation
+        return d
+
+
+class Pipeline:
+    """Preprocess → host stages → engine → decision, with optional detector-gated escalation.
+
+    Args:
+        engine: an :class:`~edgeguard.engines.Engine` (its manifest describes input size, labels, task).
+        host_stages: callables ``(B, 3, H, W) float32 → same`` run in order before the engine.
+        top: classification top-k.
+        crop: ``resize``, ``center`` or a box ``(x, y, w, h)``.
+        escalate: a costly stage run only on frames the gate passes; the engine is re-run on them.
+        gate: decides escalation from one image's first decision (default: detector flag).
+        allow_slow: accept ``realtime=False`` stages in the always-on path.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        host_stages: Sequence[HostStage] = (),
+        top: int = 5,
+        crop: str | tuple[int, int, int, int] = "resize",
+        escalate: HostStage | None = None,
+        gate: Gate | None = None,
+        allow_slow: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.manifest: dict[str, Any] = engine.manifest or _bare_manifest(engine)
+        for stage in host_stages:
+            if not allow_slow and getattr(stage, "realtime", True) is False:
+                raise ConfigError(
+                    f"host stage {stage_name(stage)!r} is not real-time and cannot run on every frame; "
+                    f"use it with --escalate so it only runs on flagged frames"
+                )
+        self.host_stages = list(host_stages)
+        self.size = tuple(self.manifest["input"]["size"])
+        self.color = self.manifest["input"].get("color", "RGB")
+        self.crop = crop
+        self.decide = decisions.for_task(self.manifest.get("task", "classification"), top=top)
+        self.escalate = escalate
+        self.gate = gate or flagged_gate
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.manifest.get("labels")
+
+    def __enter__(self) -> Pipeline:
+        self.engine.activate()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.engine.deactivate()
+
+    def __call__(self, frames: Sequence[np.ndarray | str | Path]) -> list[Result]:
+        """Run BGR uint8 frames (or image paths) through the whole pipeline as one batch."""
+        t0 = time.perf_counter()
+        sources = [str(f) if isinstance(f, (str, Path)) else None for f in frames]
+        imgs = [load_image(f) if isinstance(f, (str, Path)) else f for f in frames]
+        x = preprocess(imgs, self.size, color=self.color, crop_mode=self.crop)
+        results = self.run_batch(x, _t_pre=(time.perf_counter() - t0) * 1e3, _t0=t0)
+        for r, s in zip(results, sources):
+            r.source = s
+        return results
+
+    def run_batch(self, x: Any, *, _t_pre: float = 0.0, _t0: float | None = None) -> list[Result]:
+        """Run a preprocessed ``(B, 3, H, W)`` float batch in [0, 1] (numpy or torch)."""
+        t0 = _t0 if _t0 is not None else time.perf_counter()
+        if not isinstance(x, np.ndarray):
+            x = x.detach().cpu().numpy()
+        check_image_batch(x, name="pipeline input")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        timing: dict[str, float] = {"preprocess": _t_pre}
+        for stage in self.host_stages:
+            ts = time.perf_counter()
+            x = np.ascontiguousarray(stage(x), dtype=np.float32)
+            timing[f"stage:{stage_name(stage)}"] = (time.perf_counter() - ts) * 1e3
+        outputs = self.engine(x)
+        timing["engine"] = self.engine.last_ms
+        td = time.perf_counter()
+        decided = self.decide(outputs, self.manifest)
+        timing["decision"] = (time.perf_counter() - td) * 1e3
+        results = [Result(d, {k: v[i] for k, v in outputs.items()}, timing) for i, d in enumerate(decided)]
+        if self.escalate is not None:
+            self._escalate(x, results, timing)
+        timing["total"] = (time.perf_counter() - t0) * 1e3
+        return results
+
+    def _escalate(self, x: np.ndarray, results: list[Result], timing: dict[str, float]) -> None:
+        """Seed 001's proposal: purify only frames the cheap detector flags, then decide again."""
+        idx = [i for i, r in enumerate(results) if self.gate(r.decision)]
+        if not idx:
+            return
+        ts = time.perf_counter()
+        purified = np.ascontiguousarray(self.escalate(x[idx]), dtype=np.float32)
+        t_stage = (time.perf_counter() - ts) * 1e3
+        outputs = self.engine(purified)
+        second = self.decide(outputs, self.manifest)
+        timing["escalation"] = (time.perf_counter() - ts) * 1e3
+        info = getattr(self.escalate, "last_info", None)
+        for j, i in enumerate(idx):
+            first = results[i].decision
+            results[i].escalation = {
+                "stage": stage_name(self.escalate),
+                "first": first,
+                "stage_ms": t_stage,
+                "info": dict(info) if isinstance(info, dict) else None,
+            }
+            results[i].decision = second[j]
+            results[i].outputs = {k: v[j] for k, v in outputs.items()}
+
+
+def _bare_manifest(engine: Engine) -> dict[str, Any]:
+    """For a plain ONNX file without an edgeguard manifest: infer size from its input, no labels."""
+    shape = engine.inputs[0].shape
+    if len(shape) != 4 or shape[2] is None or shape[3] is None:
+        raise ConfigError(
+            f"engine input {engine.inputs[0].describe()} has no fixed H, W and no edgeguard manifest; "
+            f"re-export it with `edgeguard export MODEL.onnx --input-size N`"
+        )
+    return {
+        "task": "classification",
+        "labels": None,
+        "detector": None,
+        "host_stages": [],
+        "input": {"name": engine.inputs[0].name, "size": [shape[2], shape[3]], "color": "RGB"},
+    }
+
+
+def load(
+    path: str | Path,
+    *,
+    provider: str | None = None,
+    host_stages: Sequence[HostStage | str] | None = None,
+    escalate: HostStage | str | None = None,
+    **options: Any,
+) -> Pipeline:
+    """Open an engine (``.onnx``, ``.trt`` …, or its ``.edgeguard.json`` sidecar) as a :class:`Pipeline`.
+
+    Host stages named in the manifest are built unless ``host_stages`` is given; string entries are
+    stage specs (``"tvm:keep=0.5"``).
+    """
+    from . import manifest as mf
+
+    p = Path(path)
+    if p.name.endswith(mf.SIDECAR_SUFFIX):
+        data = mf.load_sidecar(p)
+        if not data.get("engine"):
+            raise ConfigError(f"{p.name} names no engine file; pass the .onnx/.trt path instead")
+        p = p.with_name(data["engine"])
+    engine = open_engine(p, provider=provider)
+    specs: Sequence[HostStage | str] = (
+        host_stages if host_stages is not None else (engine.manifest or {}).get("host_stages", [])
+    )
+    return Pipeline(
+        engine,
+        host_stages=[_stage(s) for s in specs],
+        escalate=_stage(escalate) if escalate is not None else None,
+        **options,
+    )
+
+
+def _stage(s: HostStage | str) -> HostStage:
+    if isinstance(s, str):
+        from . import stages
+
+        return stages.from_spec(s)
+    return s

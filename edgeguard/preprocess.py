@@ -1,0 +1,104 @@
+"""Frames and image files → ``(B, 3, H, W)`` float32 RGB in [0, 1], as the manifest says.
+
+Frames are uint8 HWC BGR (OpenCV's layout). Grayscale and BGRA inputs are converted, not rejected.
+Crop modes: ``resize`` (full frame, aspect not kept), ``center`` (largest centred square/aspect crop,
+then resize), or a fixed box ``(x, y, w, h)`` in frame pixels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ConfigError, InputError
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as uint8 BGR ``(H, W, 3)``; grayscale/RGBA/16-bit are converted.
+
+    Raises:
+        InputError: missing file or not a decodable image.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"image {str(p)!r} does not exist")
+    data = np.fromfile(str(p), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise InputError(f"{p.name} is not an image OpenCV can decode (jpg, png, bmp, ppm, tiff, webp …)")
+    return to_bgr(img, where=p.name)
+
+
+def to_bgr(img: np.ndarray, *, where: str = "frame") -> np.ndarray:
+    """Convert gray / BGRA / 16-bit / float frames to uint8 BGR ``(H, W, 3)``."""
+    if not isinstance(img, np.ndarray) or img.size == 0:
+        raise InputError(f"{where}: empty frame")
+    if img.dtype == np.uint16:
+        img = (img / 257.0).round().astype(np.uint8)
+    elif img.dtype in (np.float32, np.float64):
+        if not np.isfinite(img).all():
+            raise InputError(f"{where}: frame contains NaN or Inf")
+        img = np.clip(img * 255.0 if img.max() <= 1.0 else img, 0, 255).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise InputError(f"{where}: unsupported pixel type {img.dtype}")
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 1:
+        return cv2.cvtColor(img[..., 0], cv2.COLOR_GRAY2BGR)
+    if img.ndim == 3 and img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.ndim == 3 and img.shape[2] == 3:
+        return img
+    raise InputError(f"{where}: unsupported image shape {img.shape}; expected HxW, HxWx3 or HxWx4")
+
+
+def parse_crop(text: str | None) -> str | tuple[int, int, int, int]:
+    """``resize`` | ``center`` | ``X,Y,W,H`` → crop mode."""
+    if text in (None, "", "resize", "full"):
+        return "resize"
+    if text == "center":
+        return "center"
+    try:
+        box = tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or box[2] <= 0 or box[3] <= 0 or box[0] < 0 or box[1] < 0:
+        raise ConfigError(f"--crop {text!r}: expected resize, center, or X,Y,W,H with W,H > 0")
+    return box  # type: ignore[return-value]
+
+
+def crop(frame: np.ndarray, mode: str | tuple[int, int, int, int], aspect: float) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if mode == "resize":
+        return frame
+    if mode == "center":
+        cw, ch = (int(round(h * aspect)), h) if w / h > aspect else (w, int(round(w / aspect)))
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        return frame[y0 : y0 + ch, x0 : x0 + cw]
+    x, y, bw, bh = mode
+    if x + bw > w or y + bh > h:
+        raise InputError(f"crop box {mode} lies outside the {w}x{h} frame")
+    return frame[y : y + bh, x : x + bw]
+
+
+def preprocess(
+    frames: list[np.ndarray],
+    size: tuple[int, int],
+    *,
+    color: str = "RGB",
+    crop_mode: str | tuple[int, int, int, int] = "resize",
+) -> np.ndarray:
+    """BGR uint8 frames → float32 ``(B, 3, H, W)`` in [0, 1] (``color`` = the engine's channel order)."""
+    h, w = size
+    out = np.empty((len(frames), 3, h, w), np.float32)
+    for i, frame in enumerate(frames):
+        img = crop(to_bgr(frame), crop_mode, w / h)
+        interp = cv2.INTER_AREA if img.shape[0] > h or img.shape[1] > w else cv2.INTER_LINEAR
+        img = cv2.resize(img, (w, h), interpolation=interp)
+        if color == "RGB":
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        out[i] = img.transpose(2, 0, 1)
+    out *= 1.0 / 255.0
+    return out
