@@ -35,7 +35,8 @@ def choose_providers(provider: str | None, available: list[str]) -> list[str]:
     if full not in available:
         raise ConfigError(
             f"--provider {provider}: not available in this onnxruntime (available: "
-            f"{', '.join(available)}); install onnxruntime-gpu (pip install 'edgeguard[gpu]') for cuda/tensorrt"
+            f"{', '.join(available)}); install onnxruntime-gpu "
+            "(pip install 'edgeguard[gpu]') for cuda/tensorrt"
         )
     return [full] if full == "CPUExecutionProvider" else [full, "CPUExecutionProvider"]
 
