@@ -12,6 +12,12 @@ import torch
 import torch.nn.functional as F
 
 
+def _take(x: torch.Tensor, dim: int, start: int, stop: int | None) -> torch.Tensor:
+    index = [slice(None)] * x.dim()
+    index[dim] = slice(start, stop)
+    return x[tuple(index)]
+
+
 def _pad_axis(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tensor:
     if before == 0 and after == 0:
         return x
@@ -23,8 +29,8 @@ def _pad_axis(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tenso
         return F.pad(x, pads, mode="replicate")
     # Sample i of the left pad (counting outward) is x[i]; of the right pad x[-1-i]. Negative starts
     # keep every Slice constant in the exported graph (no Shape arithmetic).
-    left = [x.narrow(dim, i, 1) for i in reversed(range(before))]
-    right = [x.narrow(dim, -1 - i, 1) for i in range(after)]
+    left = [_take(x, dim, i, i + 1) for i in reversed(range(before))]
+    right = [_take(x, dim, -1 - i, -i or None) for i in range(after)]
     return torch.cat([*left, x, *right], dim=dim)
 
 

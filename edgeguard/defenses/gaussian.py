@@ -56,7 +56,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float = 1.0, size: int | None = None) 
     sigma, size = _check(sigma, size)
     check_batch(x, "B C H W")
     kh, kw = _kernels(gaussian_kernel1d(sigma, size, x.dtype).to(x.device))
-    return _blur(x, kh, kw)
+    return _blur(x, kh, kw, size // 2)
 
 
 def _kernels(k1d: torch.Tensor, channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,8 +66,8 @@ def _kernels(k1d: torch.Tensor, channels: int = 3) -> tuple[torch.Tensor, torch.
     return kh, kw
 
 
-def _blur(x: torch.Tensor, kh: torch.Tensor, kw: torch.Tensor) -> torch.Tensor:
-    r = kh.shape[2] // 2
+def _blur(x: torch.Tensor, kh: torch.Tensor, kw: torch.Tensor, r: int) -> torch.Tensor:
+    # ``r`` is a Python int on purpose: read from a tensor shape it would be traced as a tensor.
     xp = pad_symmetric(x, r, r, r, r)
     y = F.conv2d(xp, kh, groups=kh.shape[0])
     return F.conv2d(y, kw, groups=kw.shape[0])
@@ -85,7 +85,7 @@ class GaussianBlur(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_batch(x, "B C H W")
-        return _blur(x, self.kernel_v.to(x.dtype), self.kernel_h.to(x.dtype))
+        return _blur(x, self.kernel_v.to(x.dtype), self.kernel_h.to(x.dtype), self.size // 2)
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}, size={self.size}"
