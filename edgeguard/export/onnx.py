@@ -9,6 +9,7 @@ parity against torch eager on real photos, and only then move the file into plac
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -113,8 +114,14 @@ def _simplify(model: Any) -> Any:
     return onnxslim.slim(model)
 
 
-def _finish(model: Any, out: Path, data: dict, reference, size, tolerance, images, t0) -> ExportResult:
-    """Check, embed the manifest, check parity on a temp file, then move into place."""
+def _finish(
+    model: Any, out: Path, data: dict, reference, size, tolerance, images, t0, lowp: Any = None
+) -> ExportResult:
+    """Check, embed the manifest, check parity on a temp file, then move into place.
+
+    ``lowp`` (:class:`~edgeguard.export.precision.PrecisionOptions`) lowers the parity-checked FP32
+    graph to FP16/INT8 and checks it against FP32 before anything is written.
+    """
     import onnx
 
     onnx.checker.check_model(model)
@@ -134,6 +141,10 @@ def _finish(model: Any, out: Path, data: dict, reference, size, tolerance, image
                 f"into whole quantisation steps: put bits first, or raise --tolerance knowingly"
             )
         data = dict(data, parity=parity.as_dict())
+        if lowp is not None:
+            from .precision import lower
+
+            model, data = lower(model, data, tmp, lowp, photos=images)
         manifest.embed(model, data)
         onnx.save(model, str(tmp))
         os.replace(tmp, out)
@@ -175,6 +186,9 @@ def export(
     tolerance: float = 1e-4,
     parity_images: int = 4,
     seed: int = 0,
+    precision: str = "fp32",
+    calib: str | Path | None = None,
+    min_agreement: float = 0.9,
 ) -> ExportResult:
     """Export ``model`` (a zoo/torchvision name or a path to an ``.onnx``) with ``defense`` specs fused.
 
@@ -189,6 +203,9 @@ def export(
         tolerance: maximum norm-wise relative error between onnxruntime and torch.
         parity_images: how many real photos the parity check runs.
         seed: torch seed for random initialisation (makes random-weight exports reproducible).
+        precision: ``fp32``, ``fp16`` or ``int8`` (see :mod:`edgeguard.export.precision`).
+        calib: folder of calibration images (required for ``int8``).
+        min_agreement: minimum top-1 agreement of an fp16/int8 graph with the fp32 one.
 
     Raises:
         ConfigError: bad name, spec, size, opset or normalisation.
@@ -197,6 +214,9 @@ def export(
     """
     if not isinstance(opset, int) or opset < 17:
         raise ConfigError(f"--opset {opset!r}: edgeguard exports opset 17 or newer")
+    from .precision import PrecisionOptions
+
+    lowp = PrecisionOptions(precision, calib, min_agreement) if precision != "fp32" else None
     t0 = time.perf_counter()
     specs = [defenses.REGISTRY.canonical(s) for s in defense]
     if str(model).endswith(".onnx"):
@@ -211,7 +231,7 @@ def export(
             normalize=normalize,
             tolerance=tolerance,
             parity_images=parity_images,
-            finish=_finish,
+            finish=functools.partial(_finish, lowp=lowp),
             t0=t0,
         )
     torch.manual_seed(seed)
@@ -247,7 +267,7 @@ def export(
         with torch.no_grad():
             return wrapped(torch.from_numpy(x)).numpy()
 
-    return _finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)
+    return _finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0, lowp)
 
 
 def _size(value: int | tuple[int, int] | None, default: tuple[int, int]) -> tuple[int, int]:
