@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -24,7 +26,7 @@ def models_cmd(
             e.name,
             "x".join(str(s) for s in x.get("input_size", ())),
             str(len(x.get("labels") or [])),
-            w.name if w else "random",
+            Path(w).name if w else "random",
         )
     console.print(t)
     tv = models._torchvision_names()

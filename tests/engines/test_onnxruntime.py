@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeguard.engines import open_engine
+from edgeguard.engines.onnxruntime import choose_providers
+from edgeguard.errors import ConfigError, EngineError, InputError
+from edgeguard.export.onnx import export
+from edgeguard.samples import photo_batch
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eng") / "m.onnx"
+    return export("mobilenet_v3_small", defense=["bits:6"], input_size=64, out=out).path
+
+
+def test_engine_runs_and_times(small):
+    with open_engine(small, provider="cpu") as eng:
+        assert eng.inputs[0].name == "input" and eng.inputs[0].shape == (None, 3, 64, 64)
+        out = eng(photo_batch(2, (64, 64)))
+        assert out["logits"].shape == (2, 1000)
+        assert len(eng.timings_ms) == 1 and eng.last_ms > 0
+        assert eng.manifest["defenses"] == ["bits:bits=6"]
+
+
+@pytest.mark.parametrize(
+    ("feed", "match"),
+    [
+        (
+            np.zeros((1, 3, 32, 32), np.float32),
+            r"'input': got float32 \(1, 3, 32, 32\), expected input: float32 \(\?, 3, 64, 64\)",
+        ),
+        (np.zeros((1, 3, 64, 64), np.float64), "got float64"),
+        (np.zeros((3, 64, 64), np.float32), "expected input"),
+        ({"image": np.zeros((1, 3, 64, 64), np.float32)}, "got \\['image'\\]"),
+        (np.full((1, 3, 64, 64), np.nan, np.float32), "NaN"),
+    ],
+)
+def test_input_validation_names_name_dtype_shape(small, feed, match):
+    with open_engine(small) as eng, pytest.raises(InputError, match=match):
+        eng(feed)
+
+
+def test_bad_engine_files(tmp_path):
+    with pytest.raises(EngineError, match="does not exist"):
+        open_engine(tmp_path / "missing.onnx")
+    (tmp_path / "corrupt.onnx").write_bytes(b"\x00\x01garbage" * 10)
+    with pytest.raises(EngineError, match="not a readable ONNX|cannot load"):
+        open_engine(tmp_path / "corrupt.onnx")
+    (tmp_path / "x.bin").write_bytes(b"")
+    with pytest.raises(EngineError, match="unknown engine type"):
+        open_engine(tmp_path / "x.bin")
+
+
+def test_provider_choice():
+    avail = ["CPUExecutionProvider"]
+    assert choose_providers(None, avail) == ["CPUExecutionProvider"]
+    assert (
+        choose_providers("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"])[0]
+        == "CUDAExecutionProvider"
+    )
+    assert choose_providers("cpu", avail) == ["CPUExecutionProvider"]
+    with pytest.raises(ConfigError, match="onnxruntime-gpu"):
+        choose_providers("cuda", avail)

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import edgeguard
+from edgeguard.errors import ConfigError, InputError
+from edgeguard.export.onnx import export
+from edgeguard.pipeline import Pipeline
+from edgeguard.preprocess import load_image, preprocess
+from edgeguard.samples import photo
+
+
+@pytest.fixture(scope="module")
+def engine_path(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pipe") / "m.onnx"
+    return export("resnet18", defense=["median:3x3"], input_size=64, out=out).path
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("imgs")
+    rgb = photo("chelsea")
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    cv2.imwrite(str(d / "cat.png"), bgr)
+    cv2.imwrite(str(d / "gray.png"), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(d / "rgba.png"), cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA))
+    (d / "text.png").write_text("definitely not an image")
+    return d
+
+
+def test_pipeline_matches_engine_and_softmax(engine_path, images):
+    pipe = edgeguard.load(engine_path)
+    res = pipe([images / "cat.png"])[0]
+    x = preprocess([load_image(images / "cat.png")], (64, 64))
+    logits = pipe.engine(x)["logits"][0].astype(np.float64)
+    probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    assert res.decision["top"][0]["index"] == int(np.argmax(probs))
+    assert res.decision["top"][0]["prob"] == pytest.approx(probs.max(), rel=1e-6)
+    assert [t["prob"] for t in res.decision["top"]] == sorted(
+        (t["prob"] for t in res.decision["top"]), reverse=True
+    )
+    assert res.decision["top"][0]["label"] == pipe.labels[res.decision["top"][0]["index"]]
+    assert {"preprocess", "engine", "decision", "total"} <= set(res.timing_ms)
+    assert res.to_dict()["path"].endswith("cat.png")
+
+
+def test_preprocess_is_rgb_and_scaled():
+    bgr = np.zeros((10, 20, 3), np.uint8)
+    bgr[..., 0] = 255  # pure blue in BGR
+    x = preprocess([bgr], (8, 8))
+    assert x.shape == (1, 3, 8, 8) and x.dtype == np.float32
+    assert x[0, 2].min() == 1.0 and x[0, 0].max() == 0.0  # channel 2 is blue in RGB order
+
+
+def test_gray_and_rgba_are_converted(engine_path, images):
+    pipe = edgeguard.load(engine_path)
+    out = pipe([images / "gray.png", images / "rgba.png", images / "cat.png"])
+    assert len(out) == 3
+    # RGBA of the same picture → the same prediction as the RGB file
+    assert out[1].decision["top"][0]["index"] == out[2].decision["top"][0]["index"]
+
+
+def test_bad_images_and_batches(engine_path, images):
+    pipe = edgeguard.load(engine_path)
+    with pytest.raises(InputError, match="not an image"):
+        pipe([images / "text.png"])
+    with pytest.raises(InputError, match="does not exist"):
+        pipe([images / "nope.png"])
+    bad = np.random.rand(1, 3, 64, 64).astype(np.float32)
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        pipe.run_batch(bad)
+    with pytest.raises(InputError, match="range|\\[0"):
+        pipe.run_batch(np.full((1, 3, 64, 64), 3.0, np.float32))
+    with pytest.raises(InputError, match="4 dims"):
+        pipe.run_batch(torch.rand(3, 64, 64))
+
+
+class _Halve:
+    name = "halve"
+    realtime = True
+
+    def __call__(self, x):
+        return x * 0.5
+
+
+class _Slow:
+    name = "slowthing"
+    realtime = False
+
+    def __call__(self, x):
+        return x
+
+
+def test_host_stages_run_in_order_and_are_timed(engine_path):
+    x = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
+    plain = edgeguard.load(engine_path, host_stages=[])
+    staged = edgeguard.load(engine_path, host_stages=[_Halve()])
+    a = staged.run_batch(x)
+    b = plain.run_batch(x * 0.5)
+    np.testing.assert_allclose(a[0].outputs["logits"], b[0].outputs["logits"], rtol=1e-6)
+    assert "stage:halve" in a[0].timing_ms
+
+
+def test_slow_stage_refused_in_always_on_path(engine_path):
+    from edgeguard.engines import open_engine
+
+    with pytest.raises(ConfigError, match="--escalate"):
+        Pipeline(open_engine(engine_path), host_stages=[_Slow()], allow_slow=False)
+
+
+def test_escalation_runs_only_on_gated_frames(engine_path):
+    calls = []
+
+    class Purify:
+        name = "purify"
+        last_info = {"iterations": 3}
+
+        def __call__(self, x):
+            calls.append(len(x))
+            return np.zeros_like(x)
+
+    x = np.random.default_rng(1).random((3, 3, 64, 64), dtype=np.float32)
+    pipe = edgeguard.load(engine_path, escalate=Purify(), gate=lambda d: d["top"][0]["index"] >= 0)
+    gated_idx = []
+    pipe.gate = lambda d: gated_idx.append(1) or len(gated_idx) == 2  # flag only the 2nd frame
+    res = pipe.run_batch(x)
+    assert calls == [1]
+    assert res[0].escalation is None and res[2].escalation is None
+    esc = res[1].escalation
+    assert esc["stage"] == "purify" and esc["info"] == {"iterations": 3} and "top" in esc["first"]
+    zero = edgeguard.load(engine_path).run_batch(np.zeros((1, 3, 64, 64), np.float32))[0]
+    assert res[1].decision == zero.decision
+    assert "escalation" in res[1].timing_ms
