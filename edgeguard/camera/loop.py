@@ -1,0 +1,368 @@
+"""The robust-inference camera loop: capture thread → Pipeline → overlay → record / display / events.
+
+Capture runs in its own thread. For live sources (cameras, streams) it hands over only the newest frame:
+a one-slot channel that overwrites and counts what it overwrote, so latency never builds up behind a
+slow model (REFERENCE complaint 9: stale RTSP frames). Files and the synthetic source are processed in
+order with no drops (a small blocking queue), unless ``realtime`` pacing makes them behave like a
+camera. A live source that stops delivering (or delivers only empty frames) is closed and re-opened with
+bounded exponential backoff; each disconnect/reconnect is an event, and the loop carries on. SIGINT and
+SIGTERM stop the loop cleanly: the video is finalised and the event log and summary are complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, SourceError
+from . import overlay
+from .channel import END, Backoff, Frame, FrameChannel
+from .outputs import EventLog, Recorder, Snapshots, Window, display_available, now_iso
+from .sources import Box, Source, clean_frame
+from .stats import RunStats
+
+
+@dataclass
+class LoopOptions:
+    """What the loop does besides inference (all optional)."""
+
+    max_frames: int | None = None
+    duration_s: float | None = None
+    realtime: bool = False
+    crop: str | Box = "auto"
+    task: str | None = None
+    record: Path | None = None
+    events: Path | None = None
+    snapshots: Path | None = None
+    summary: Path | None = None
+    display: bool = False
+    draw_overlay: bool = True
+    backoff: Backoff = field(default_factory=Backoff)
+    empty_limit: int = 5  # consecutive empty frames from a live source → treat as a drop and reconnect
+    warmup: bool = True
+
+
+def check_task(pipeline: Any, task: str | None) -> None:
+    """Raise ConfigError when the engine's manifest task is not the one the loop was asked for."""
+    have = pipeline.manifest.get("task", "classification")
+    if task is not None and task != have:
+        raise ConfigError(
+            f"--task {task}: the engine's manifest says it is a {have} model; pass --task {have} "
+            f"or use a {task} engine"
+        )
+
+
+def center_box(w: int, h: int, aspect: float) -> Box:
+    """The box ``crop='center'`` takes from a ``w``×``h`` frame (same rule as preprocess.crop)."""
+    cw, ch = (int(round(h * aspect)), h) if w / h > aspect else (w, int(round(w / aspect)))
+    return (w - cw) // 2, (h - ch) // 2, cw, ch
+
+
+class CameraLoop:
+    """Run ``pipeline`` on frames from an opened ``source``; :meth:`run` returns the summary dict.
+
+    Args:
+        pipeline: an :class:`~edgeguard.pipeline.Pipeline` (its ``crop`` is set from ``options.crop``).
+        source: an opened :class:`~edgeguard.camera.sources.Source` (or any object with the same
+            ``open/read/close/live/fps/roi/name`` members — tests inject fakes).
+        options: :class:`LoopOptions`.
+        sleep: how the reconnect backoff waits (injectable so fault tests run fast); default waits on
+            the stop event, so Ctrl-C interrupts a backoff at once.
+        log: where human-readable status lines go (default: discarded).
+    """
+
+    def __init__(
+        self,
+        pipeline: Any,
+        source: Source,
+        options: LoopOptions | None = None,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.pipe = pipeline
+        self.source = source
+        self.opt = options or LoopOptions()
+        check_task(pipeline, self.opt.task)
+        self.log = log or (lambda msg: None)
+        self._stop = threading.Event()
+        self._sleep = sleep or (lambda s: self._stop.wait(s))
+        self.stats = RunStats()
+        self.stopped_by = "end of source"
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self.live = bool(getattr(source, "live", False))
+        self.channel = FrameChannel(keep_latest=self.live or self.opt.realtime)
+        self.auto_roi = self.opt.crop == "auto"
+        self.pipe.crop = "resize" if self.auto_roi else self.opt.crop
+        # Outputs are checked (and created) before any frame is read.
+        fps = getattr(source, "fps", None) or 30.0
+        self.recorder = Recorder(self.opt.record, fps) if self.opt.record else None
+        self.events = EventLog(self.opt.events) if self.opt.events else None
+        self.snapshots = Snapshots(self.opt.snapshots) if self.opt.snapshots else None
+        self.window: Window | None = None
+        if self.opt.display:
+            ok, why = display_available()
+            if ok:
+                self.window = Window()
+            else:
+                self.log(f"--display: {why}; running headless")
+        self._prev_label: str | None = None
+
+    # -- control ------------------------------------------------------------------------------
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the loop to finish after the current frame (thread- and signal-safe)."""
+        if not self._stop.is_set():
+            self.stopped_by = reason
+            self._stop.set()
+
+    def _event(self, record: dict[str, Any]) -> None:
+        if self.events is None:
+            return
+        t = time.time()
+        with self._lock:
+            self.events.write({"time": now_iso(t), "t": round(t, 3), **record})
+            self.stats.events += 1
+
+    # -- capture thread -----------------------------------------------------------------------
+    def _reconnect(self, reason: str, frame_index: int) -> bool:
+        """Close and re-open a live source with backoff; False when it stays down (or on stop)."""
+        self.stats.disconnects += 1
+        self.log(f"source dropped ({reason}); reconnecting")
+        self._event({"event": "disconnect", "frame": frame_index, "reason": reason})
+        with contextlib.suppress(Exception):  # a broken device may fail to close; we re-open it anyway
+            self.source.close()
+        last = ""
+        for attempt, delay in enumerate(self.opt.backoff.delays(), 1):
+            self._sleep(delay)
+            if self._stop.is_set():
+                return False
+            try:
+                self.source.open()
+            except SourceError as err:
+                last = str(err)
+                continue
+            self.stats.reconnects += 1
+            self._event({"event": "reconnect", "frame": frame_index, "attempt": attempt, "after_s": delay})
+            self.log(f"source back after {attempt} attempt(s)")
+            return True
+        self.error = (
+            f"{getattr(self.source, 'name', 'source')} stayed down after "
+            f"{self.opt.backoff.attempts} reconnect attempts ({last or reason})"
+        )
+        self._event({"event": "gave_up", "frame": frame_index, "reason": self.error})
+        self.stop("source failed")
+        return False
+
+    def _capture(self) -> None:
+        idx, empties = 0, 0
+        period = 1.0 / (getattr(self.source, "fps", None) or 30.0)
+        pace = self.opt.realtime and not self.live
+        next_t = time.perf_counter()
+        try:
+            while not self._stop.is_set():
+                try:
+                    raw, why = self.source.read(), "no frame"
+                except Exception as exc:  # a driver error mid-stream is a drop, not a crash
+                    raw, why = None, f"{type(exc).__name__}: {exc}"
+                if raw is None:
+                    if not self.live or not self._reconnect(why, idx):
+                        break
+                    continue
+                img = clean_frame(raw)
+                if img is None:
+                    self.stats.empty += 1
+                    empties += 1
+                    if self.live and empties >= self.opt.empty_limit:
+                        empties = 0
+                        if not self._reconnect(f"{self.opt.empty_limit} empty frames in a row", idx):
+                            break
+                    continue
+                empties = 0
+                if pace:
+                    next_t += period
+                    self._stop.wait(max(0.0, next_t - time.perf_counter()))
+                frame = Frame(img, idx, time.perf_counter(), getattr(self.source, "roi", None))
+                idx += 1
+                dropped = self.channel.put(frame, self._stop)
+                if dropped:
+                    with self._lock:
+                        self.stats.dropped += dropped
+        finally:
+            self.channel.close()
+
+    # -- inference ----------------------------------------------------------------------------
+    def _roi(self, frame: Frame) -> Box | None:
+        if self.auto_roi:
+            return frame.roi
+        if isinstance(self.opt.crop, tuple):
+            return self.opt.crop
+        if self.opt.crop == "center":
+            h, w = frame.image.shape[:2]
+            return center_box(w, h, self.pipe.size[1] / self.pipe.size[0])
+        return None
+
+    def _process(self, frame: Frame) -> None:
+        img = frame.image
+        roi = self._roi(frame)
+        view = img
+        if self.auto_roi and roi is not None:
+            x, y, w, h = roi
+            view = img[y : y + h, x : x + w]
+        result = self.pipe([view])[0]
+        latency = (time.perf_counter() - frame.t_capture) * 1e3
+        timing = dict(result.timing_ms)
+        engine = self.pipe.engine
+        if len(engine.timings_ms) > 64:  # the engine keeps every call's time; the loop keeps its own window
+            del engine.timings_ms[:-1]
+        decision = result.decision
+        top = decision.get("top") or []
+        label = top[0]["label"] if top else None
+        flagged = bool(decision.get("flagged", False))
+        escalated = result.escalation["stage"] if result.escalation else None
+        t0 = time.perf_counter()
+        if self.opt.draw_overlay:
+            fps_e2e, fps_eng = self.stats.live_fps()
+            det = self.pipe.manifest.get("detector") or {}
+            overlay.draw(
+                img,
+                decision,
+                overlay.OverlayInfo(
+                    fps_e2e=fps_e2e,
+                    fps_engine=fps_eng,
+                    timing_ms=timing,
+                    threshold=det.get("threshold"),
+                    roi=roi,
+                    frame_index=frame.index,
+                    escalated=escalated,
+                ),
+            )
+        t1 = time.perf_counter()
+        if self.recorder is not None:
+            self.recorder.write(img)
+        if self.window is not None and not self.window.show(img):
+            self.stop("window closed")
+        changed = label != self._prev_label
+        if flagged or changed:
+            kinds = (["flagged"] if flagged else []) + (["class_changed"] if changed else [])
+            record: dict[str, Any] = {
+                "event": kinds,
+                "frame": frame.index,
+                "label": label,
+                "score": round(top[0]["prob"], 5) if top else None,
+                "previous": self._prev_label,
+                "adversarial_score": decision.get("adversarial_score"),
+                "flagged": flagged,
+                "escalated": escalated,
+                "latency_ms": round(latency, 3),
+                "timing_ms": {k: round(v, 3) for k, v in timing.items()},
+            }
+            if self.snapshots is not None:
+                record["snapshot"] = self.snapshots.save(img, frame.index)
+            self._event(record)
+        self._prev_label = label
+        timing["overlay"] = (t1 - t0) * 1e3
+        timing["output"] = (time.perf_counter() - t1) * 1e3
+        with self._lock:
+            self.stats.escalated += int(escalated is not None)
+            self.stats.add(timing, label, flagged, latency)
+
+    def _warmup(self) -> None:
+        h, w = self.pipe.size
+        self.pipe([np.zeros((h, w, 3), np.uint8)])  # first-call allocation is not latency users see
+        del self.pipe.engine.timings_ms[:]
+
+    def run(self) -> dict[str, Any]:
+        """Run until the source ends, a limit is reached, a signal arrives, or the source gives up."""
+        handlers = self._install_signals()
+        thread = threading.Thread(target=self._capture, name="edgeguard-capture", daemon=True)
+        try:
+            with self.pipe:
+                if self.opt.warmup:
+                    self._warmup()
+                self.stats.start()
+                thread.start()
+                self._consume()
+        finally:
+            self._stop.set()
+            if thread.is_alive():
+                thread.join(timeout=5.0)  # a blocked network read times out on its own
+            self._close_outputs()
+            _restore_signals(handlers)
+        summary = self.summary()
+        if self.opt.summary is not None:
+            import json
+
+            Path(self.opt.summary).write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def _consume(self) -> None:
+        limit, deadline = self.opt.max_frames, None
+        if self.opt.duration_s is not None:
+            deadline = time.perf_counter() + self.opt.duration_s
+        while not self._stop.is_set():
+            if deadline is not None and time.perf_counter() >= deadline:
+                self.stop("duration")
+                break
+            item = self.channel.get(timeout=0.1)
+            if item is None:
+                continue
+            if item is END:
+                break
+            self._process(item)
+            if limit is not None and self.stats.frames >= limit:
+                self.stop("max-frames")
+                break
+
+    def _close_outputs(self) -> None:
+        for out in (self.recorder, self.events, self.window):
+            if out is not None:
+                out.close()
+        with contextlib.suppress(Exception):  # closing a dead device must not hide the summary
+            self.source.close()
+
+    def summary(self) -> dict[str, Any]:
+        eng = self.pipe.engine
+        return {
+            "source": getattr(self.source, "name", type(self.source).__name__),
+            "live": self.live,
+            "engine": str(getattr(eng, "path", "")),
+            "provider": getattr(eng, "provider", ""),
+            "task": self.pipe.manifest.get("task", "classification"),
+            "crop": list(self.opt.crop) if isinstance(self.opt.crop, tuple) else self.opt.crop,
+            "stopped_by": self.stopped_by,
+            "error": self.error,
+            **self.stats.to_dict(),
+            "outputs": {
+                "record": str(self.recorder.path) if self.recorder else None,
+                "recorded_frames": self.recorder.frames if self.recorder else 0,
+                "events": str(self.events.path) if self.events else None,
+                "snapshots": str(self.snapshots.folder) if self.snapshots else None,
+                "summary": str(self.opt.summary) if self.opt.summary else None,
+            },
+        }
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.getsignal(sig)
+            signal.signal(sig, lambda num, _frame: self.stop(f"signal {signal.Signals(num).name}"))
+        return old
+
+
+def _restore_signals(handlers: dict[int, Any]) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+
+
+__all__ = ["Backoff", "CameraLoop", "Frame", "FrameChannel", "LoopOptions", "center_box", "check_task"]
