@@ -147,6 +147,9 @@ def _finish(
             model, data = lower(model, data, tmp, lowp, photos=images)
         manifest.embed(model, data)
         onnx.save(model, str(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
