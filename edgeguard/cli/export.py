@@ -44,6 +44,21 @@ def export_cmd(
     ),
     tolerance: float = typer.Option(1e-4, "--tolerance", help="Max relative error onnxruntime vs torch."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the graph's op histogram."),
+    precision: str = typer.Option(
+        "fp32", "--precision", help="fp32 | fp16 (FP16 graph, defenses kept FP32) | int8 (symmetric Q/DQ; "
+        "needs --calib). Checked against the fp32 graph."
+    ),
+    calib: Path | None = typer.Option(
+        None, "--calib", help="Folder of ≥ 300 representative images for INT8 calibration "
+        "(see calibration/README.md; `edgeguard data calib signs` renders one)."
+    ),
+    min_agreement: float = typer.Option(
+        0.9, "--min-agreement", help="Minimum top-1 agreement of fp16/int8 with fp32 (0..1)."
+    ),
+    engine: str = typer.Option("onnx", "--engine", help="onnx | trt: also build a TensorRT plan (needs "
+                               "TensorRT and a GPU)."),
+    batch: str = typer.Option("1,4,8", "--batch", help="TensorRT batch profile MIN,OPT,MAX (--engine trt)."),
+    workspace: int = typer.Option(1024, "--workspace", help="TensorRT builder workspace limit in MiB."),
 ) -> None:
     """Export a classifier with defenses fused in front into one ONNX graph, and check parity.
 
@@ -52,7 +67,9 @@ def export_cmd(
     on real photos.
     """
     from ..export.onnx import export
+    from ._precision import engine_report, plan_engine
 
+    build = plan_engine(engine, batch)  # fails fast (TensorRT/GPU missing, bad --batch) before exporting
     with console.status(f"exporting {model} …"):
         res = export(
             model,
@@ -63,6 +80,9 @@ def export_cmd(
             opset=opset,
             normalize=normalize,
             tolerance=tolerance,
+            precision=precision,
+            calib=calib,
+            min_agreement=min_agreement,
         )
     m = res.manifest
     console.print(f"[bold green]wrote[/] {res.path}  (+ {res.sidecar.name})")
@@ -76,6 +96,7 @@ def export_cmd(
         f"{p.images} photos, top-1 agreement {p.top1_agreement:.0%}"
     )
     console.print(f"  nodes  : {sum(res.ops.values())} ({len(res.ops)} op types), {res.seconds:.1f} s")
+    engine_report(res, build, workspace)
     if verbose:
         t = Table("op", "count", title="op histogram")
         for op, n in res.ops.most_common():
