@@ -69,6 +69,8 @@ class PrecisionOptions:
                 "--precision int8 needs --calib DIR (a folder of ≥ 300 representative images; "
                 "`edgeguard data calib signs --out calibration/signs` renders one for the sign model)"
             )
+        if self.precision == "int8":
+            list_images(self.calib)  # fail before the export work: missing/empty folder → ConfigError
         if not 0.0 <= self.min_agreement <= 1.0:
             raise ConfigError(f"--min-agreement {self.min_agreement}: expected a fraction in 0..1")
         if not self.fp16_tolerance > 0:

@@ -182,7 +182,8 @@ def quantize_int8(
                 nodes_to_exclude=exclude,
                 calibrate_method=CalibrationMethod.MinMax,
                 # REFERENCE.md: the TensorRT parser accepts Q/DQ only with zero points 0.
-                extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+                # Biases stay float: TensorRT quantises them itself and dequantizes int8 only, not int32.
+                extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
             )
         finally:
             prepped.unlink(missing_ok=True)
@@ -263,6 +264,11 @@ def check_tensorrt_qdq(model: Any, *, where: str = "model") -> int:
             raise EngineError(
                 f"{where}: {label} uses uint8 (asymmetric) quantisation; TensorRT needs signed int8 "
                 f"with zero point 0: {fix}"
+            )
+        if zp.dtype != np.int8:
+            raise EngineError(
+                f"{where}: {label} quantises to {zp.dtype} (e.g. an int32 bias); TensorRT's Q/DQ layers "
+                f"take int8 only: {fix}"
             )
         if np.any(zp != 0):
             raise EngineError(
