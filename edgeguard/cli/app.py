@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 # Modules that add commands to `app` when imported (one command or sub-app per module).
-_COMMANDS = ["export", "infer", "defenses", "models", "camera", "demo"]
+_COMMANDS = ["export", "infer", "defenses", "models", "camera", "demo", "train", "data"]
 
 
 @app.callback()

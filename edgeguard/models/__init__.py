@@ -99,3 +99,4 @@ def build(name: str, weights: str | Path | None = None) -> tuple[nn.Module, Mode
 
 
 __all__ = ["REGISTRY", "ModelInfo", "build", "names", "read_state_dict", "load_into", "WEIGHTS_DIR"]
+from . import signs as _signs  # noqa: E402,F401  (registers signs-resnet, signs-resnet-denoise)

@@ -1,0 +1,57 @@
+"""``edgeguard data``: look at the procedural sign data and write image folders from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import ConfigError
+from .app import app
+
+data_app = typer.Typer(
+    help="Procedural traffic-sign data: contact sheets and image folders.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("preview")
+def preview(
+    what: str = typer.Argument("signs", help="signs (rendered scenes) | templates (front views)"),
+    out: Path = typer.Option(Path("signs.png"), "--out", "-o", help="PNG to write."),
+    per_class: int = typer.Option(10, "--per-class", min=1, help="Samples per class (one row per class)."),
+    seed: int = typer.Option(2, help="Renderer base seed (2 = the held-out test seed)."),
+    size: int = typer.Option(64, min=16, help="Rendered image side in pixels."),
+) -> None:
+    """Write a contact sheet of rendered signs (one row per class) to look at."""
+    import numpy as np
+
+    from ..data import LABELS, contact_sheet, render_sign, save_rgb
+
+    if what == "signs":
+        sheet = contact_sheet(per_class, seed, size)
+    elif what == "templates":
+        tiles = []
+        for i in range(len(LABELS)):
+            rgb, mask = render_sign(i, 128)
+            tile = np.full_like(rgb, 128)
+            tile[mask > 0] = rgb[mask > 0]
+            tiles.append(tile)
+        sheet = np.concatenate(tiles, axis=1)
+    else:
+        raise ConfigError(f"data preview: unknown {what!r} (choose signs or templates)")
+    typer.echo(f"wrote {save_rgb(out, sheet)} ({sheet.shape[1]}x{sheet.shape[0]})")
+
+
+@data_app.command("folder")
+def folder(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to fill with <class>/<NNNNN>.png."),
+    per_class: int = typer.Option(20, "--per-class", min=1),
+    seed: int = typer.Option(2, help="Renderer base seed (0 train, 1 val, 2 held-out test)."),
+    size: int = typer.Option(64, min=16),
+) -> None:
+    """Write rendered signs as an image folder (calibration sets, ImageFolder training)."""
+    from ..data import LABELS, write_image_folder
+
+    write_image_folder(out, per_class, seed, size)
+    typer.echo(f"wrote {per_class * len(LABELS)} images in {len(LABELS)} class folders under {out}")

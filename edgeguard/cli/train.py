@@ -1,0 +1,137 @@
+"""``edgeguard train signs`` (train the embedded sign classifier) and ``edgeguard train eval``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from .app import app
+
+train_app = typer.Typer(
+    help="Train and evaluate the embedded traffic-sign classifiers.", no_args_is_help=True
+)
+app.add_typer(train_app, name="train")
+
+
+class _RichProgress:
+    """Callback for :func:`edgeguard.train.train`: a rich progress bar plus one line per epoch."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]train[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.task: Any = None
+
+    def __call__(self, ev: dict[str, Any]) -> None:
+        kind = ev["kind"]
+        if kind == "start":
+            self.console.print(
+                f"data ready in {ev['setup_s']:.0f} s; {ev['total']} steps "
+                f"({ev['steps_per_epoch']} per epoch), starting at step {ev['step']}"
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=ev["total"], completed=ev["step"], loss=0.0)
+        elif kind == "step":
+            self.progress.update(self.task, completed=ev["step"], loss=ev["loss"])
+        elif kind == "epoch":
+            self.progress.console.print(
+                f"epoch {ev['epoch']}: loss {ev['train_loss']:.3f}  train acc {ev['train_acc']:.3f}  "
+                f"val acc {ev['val_acc']:.4f}  ({ev['epoch_s']:.0f} s)"
+            )
+        elif kind in ("done", "interrupted"):
+            self.progress.stop()
+            if kind == "interrupted":
+                self.console.print(
+                    f"interrupted at step {ev['step']}; checkpoint kept: {ev['checkpoint']} "
+                    f"(continue with --resume)"
+                )
+            else:
+                self.console.print(f"wrote {ev['out']} and {ev['log']}")
+
+
+@train_app.command("signs")
+def signs(
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Output weights (.safetensors); the JSON log and "
+        "checkpoint go next to it (NAME.json, NAME.ckpt.pt).",
+    ),
+    arch: str = typer.Option("signs-resnet", help="signs-resnet | signs-resnet-denoise"),
+    adv: str = typer.Option(
+        "none", help="Adversarial training, e.g. pgd:eps=8/255,steps=7 (80 % of batches)."
+    ),
+    epochs: int = typer.Option(6, min=1),
+    data: str = typer.Option("synthetic", help="synthetic | gtsrb:PATH | folder:PATH"),
+    n_train: int = typer.Option(40000, "--n-train", min=1, help="Rendered training images (synthetic)."),
+    n_val: int = typer.Option(1000, "--n-val", min=1, help="Validation images."),
+    batch_size: int = typer.Option(128, "--batch-size", min=1),
+    lr: float = typer.Option(0.1, help="Peak SGD learning rate (cosine schedule, short warm-up)."),
+    init: str = typer.Option(None, help="Warm-start weights (e.g. the plain model for the denoise net)."),
+    seed: int = typer.Option(0),
+    threads: int = typer.Option(1, help="torch CPU threads (1 is fastest on a shared 2-core machine)."),
+    workers: int = typer.Option(2, help="Processes that render the synthetic data."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from NAME.ckpt.pt (after Ctrl-C)."),
+) -> None:
+    """Train a traffic-sign classifier and write safetensors weights + a JSON log."""
+    from ..train import TrainConfig, train
+
+    cfg = TrainConfig(
+        out=str(out),
+        arch=arch,
+        data=data,
+        epochs=epochs,
+        n_train=n_train,
+        n_val=n_val,
+        batch_size=batch_size,
+        lr=lr,
+        adv=adv,
+        init=init,
+        seed=seed,
+        threads=threads,
+        workers=workers,
+        resume=resume,
+    )
+    train(cfg, callbacks=[_RichProgress()])
+
+
+@train_app.command("eval")
+def evaluate(
+    models: list[str] = typer.Option(
+        ["signs-resnet", "signs-resnet-denoise"],
+        "--model",
+        "-m",
+        help="Registered sign models to evaluate (shipped weights).",
+    ),
+    n: int = typer.Option(2600, "-n", help="Held-out rendered test images (base seed TEST_SEED)."),
+    attack: str = typer.Option(
+        "pgd:eps=8/255,steps=20,alpha=2/255", help="White-box attack for robust accuracy."
+    ),
+    n_attack: int = typer.Option(1000, "--n-attack", help="Images attacked (a prefix of the test set)."),
+    out: Path = typer.Option(
+        None, help="Write the numbers as JSON (e.g. edgeguard/models/weights/signs-eval.json)."
+    ),
+    confusion: Path = typer.Option(None, help="Write the first model's confusion matrix PNG."),
+) -> None:
+    """Clean top-1 and PGD robust accuracy of the sign models on a held-out rendered set."""
+    from ..train import evaluate_models
+
+    res = evaluate_models(models, n=n, attack=attack, n_attack=n_attack, out=out, confusion_png=confusion)
+    for name, r in res["models"].items():
+        typer.echo(
+            f"{name}: clean top-1 {r['clean_top1']:.4f} (n={r['n_clean']})  "
+            f"robust {r['robust_top1']:.4f} under {res['attack']} (n={r['n_attack']})"
+        )

@@ -1,0 +1,488 @@
+"""Training and evaluation of the embedded traffic-sign classifiers (plain and adversarial).
+
+``train(TrainConfig(...))`` renders (or loads) the data into memory, trains with SGD + cosine schedule,
+validates every epoch, writes periodic checkpoints and a JSON log, and saves safetensors weights. A
+``KeyboardInterrupt`` (Ctrl-C, or raised by a callback) saves a checkpoint at the current step first;
+``TrainConfig(resume=True)`` continues from it with identical batches (every random draw is seeded by
+``(seed, epoch)`` or ``(seed, step)``, never by global state).
+
+Adversarial training follows Xie et al. (seed 004): each batch is adversarial with probability 0.8
+(PGD, L∞, random start; Madry et al.), else clean. The attack works in [0, 1] pixel space on the model
+wrapped with its normalisation. ``python -m edgeguard.train --eval`` reproduces the published numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import ConfigError, ModelError
+from .spec import split_spec
+
+Callback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class PGD:
+    """L∞ PGD with a uniform random start (Madry et al. 2018). ``alpha=None`` → 2.5·eps/steps."""
+
+    eps: float = 8 / 255
+    steps: int = 7
+    alpha: float | None = None
+
+    @property
+    def step_size(self) -> float:
+        return self.alpha if self.alpha is not None else 2.5 * self.eps / max(self.steps, 1)
+
+    def spec(self) -> str:
+        return f"pgd:eps={self.eps:.6g},steps={self.steps},alpha={self.step_size:.6g}"
+
+
+def parse_adv(spec: str | None) -> PGD | None:
+    """Parse ``--adv`` (``pgd:eps=8/255,steps=7[,alpha=2/255]``; ``none`` → ``None``).
+
+    Raises:
+        ConfigError: unknown attack or parameter, non-positive eps/steps.
+    """
+    if spec is None or spec.strip().lower() in ("", "none", "off"):
+        return None
+    name, short, params = split_spec(spec)
+    if name != "pgd" or short is not None:
+        raise ConfigError(f"--adv {spec!r}: only 'pgd:eps=E,steps=N[,alpha=A]' is supported")
+    unknown = set(params) - {"eps", "steps", "alpha"}
+    if unknown:
+        raise ConfigError(
+            f"--adv {spec!r}: unknown parameter(s) {', '.join(sorted(unknown))} (eps, steps, alpha)"
+        )
+    pgd = PGD(
+        float(params.get("eps", 8 / 255)),
+        int(params.get("steps", 7)),
+        float(params["alpha"]) if "alpha" in params else None,
+    )
+    if not (0 < pgd.eps <= 1) or pgd.steps < 1:
+        raise ConfigError(f"--adv {spec!r}: need 0 < eps <= 1 (pixels in [0, 1]) and steps >= 1")
+    return pgd
+
+
+class Normalized(nn.Module):
+    """``model((x - mean) / std)``: lets attacks work on [0, 1] pixels of a model that expects
+    normalised input (the shipped sign models do not normalise themselves)."""
+
+    def __init__(self, model: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model((x - self.mean) / self.std)
+
+
+def pgd_attack(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, pgd: PGD, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Untargeted L∞ PGD on [0, 1] images (cross-entropy ascent, sign steps, projection, clamp)."""
+    noise = torch.rand(x.shape, generator=generator) * 2 - 1
+    adv = (x + noise * pgd.eps).clamp(0, 1).detach()
+    for _ in range(pgd.steps):
+        adv.requires_grad_(True)
+        loss = F.cross_entropy(model(adv), y)
+        (grad,) = torch.autograd.grad(loss, adv)
+        adv = adv.detach() + pgd.step_size * grad.sign()
+        adv = (x + (adv - x).clamp(-pgd.eps, pgd.eps)).clamp(0, 1).detach()
+    return adv
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (stored in the JSON log)."""
+
+    out: str
+    arch: str = "signs-resnet"
+    data: str = "synthetic"
+    epochs: int = 6
+    n_train: int = 40000
+    n_val: int = 1000
+    batch_size: int = 128
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+    adv: str | None = None
+    adv_fraction: float = 0.8
+    init: str | None = None
+    seed: int = 0
+    threads: int = 1
+    workers: int = 2
+    ckpt_every: int = 200
+    resume: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _paths(out: str) -> tuple[Path, Path, Path]:
+    p = Path(out)
+    stem = p.name.removesuffix(".safetensors")
+    return p, p.with_name(stem + ".ckpt.pt"), p.with_name(stem + ".json")
+
+
+def load_data(
+    cfg: TrainConfig, size: int = 64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Train/val arrays (uint8 NHWC, int64 labels) and label names for ``cfg.data``."""
+    from .data import dataset, local
+
+    kind, _, path = cfg.data.partition(":")
+    if kind == "synthetic":
+        tr = dataset.SignDataset(cfg.n_train, dataset.TRAIN_SEED + cfg.seed, size)
+        va = dataset.SignDataset(cfg.n_val, dataset.VAL_SEED, size)
+        xt, yt = dataset.render_arrays(tr, cfg.workers)
+        xv, yv = dataset.render_arrays(va, cfg.workers)
+        return xt, yt, xv, yv, list(tr.labels)
+    if kind in ("gtsrb", "folder") and path:
+        ds = local.GTSRB(path, "train", size) if kind == "gtsrb" else local.ImageFolder(path, size)
+        x, y = ds.arrays()
+        perm = np.random.default_rng(cfg.seed).permutation(len(y))
+        n_val = min(cfg.n_val, len(y) // 10)
+        return x[perm[n_val:]], y[perm[n_val:]], x[perm[:n_val]], y[perm[:n_val]], list(ds.labels)
+    raise ConfigError(f"--data {cfg.data!r}: expected synthetic, gtsrb:PATH or folder:PATH")
+
+
+def _batches(n: int, bs: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 10007 + epoch))
+    return [perm[i : i + bs] for i in range(0, n - bs + 1 if n >= bs else n, bs)] if n else []
+
+
+def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Random translation by up to 4 px (edge padding): cheap extra variety over the cached renders."""
+    dx, dy = (int(v) for v in torch.randint(-4, 5, (2,), generator=g))
+    xp = F.pad(x, (4, 4, 4, 4), mode="replicate")
+    h, w = x.shape[-2:]
+    return xp[..., 4 + dy : 4 + dy + h, 4 + dx : 4 + dx + w]
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, bs: int = 256) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(y), bs):
+        xb = torch.from_numpy(x[i : i + bs]).permute(0, 3, 1, 2).float().div_(255)
+        correct += int((model(xb).argmax(1) == torch.from_numpy(y[i : i + bs])).sum())
+    return correct / max(len(y), 1)
+
+
+def build_arch(arch: str, num_classes: int) -> tuple[nn.Module, tuple, tuple]:
+    from .models import signs
+
+    if arch not in signs.ARCHS:
+        import difflib
+
+        close = difflib.get_close_matches(arch, list(signs.ARCHS), n=2, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"unknown --arch {arch!r}{hint} (known: {', '.join(signs.ARCHS)})")
+    return signs.ARCHS[arch](num_classes), signs.SIGNS_MEAN, signs.SIGNS_STD
+
+
+def train(cfg: TrainConfig, callbacks: list[Callback] | tuple[Callback, ...] = ()) -> dict[str, Any]:
+    """Run training; returns the log dict (also written next to the weights as JSON).
+
+    Raises:
+        ConfigError: bad arch/data/adv spec, or ``resume`` without a checkpoint.
+        KeyboardInterrupt: re-raised after the checkpoint is saved.
+    """
+    from safetensors.torch import save_file
+
+    from .models.weights import load_into
+
+    pgd = parse_adv(cfg.adv)
+    build_arch(cfg.arch, 2)  # fail on a bad --arch before spending minutes on data
+    torch.set_num_threads(max(1, cfg.threads))
+    out, ckpt_path, log_path = _paths(cfg.out)
+    if cfg.resume and not ckpt_path.is_file():
+        raise ConfigError(f"--resume: no checkpoint {str(ckpt_path)!r} (it is written while training)")
+    t0 = time.time()
+    xt, yt, xv, yv, labels = load_data(cfg)
+    torch.manual_seed(cfg.seed)
+    net, mean, std = build_arch(cfg.arch, len(labels))
+    if cfg.init:  # warm start, e.g. the denoise net from the plain weights (blocks start as identity)
+        try:
+            load_into(net, cfg.init, arch=cfg.arch)
+        except ModelError:
+            missing = net.load_state_dict(_read(cfg.init), strict=False)
+            if missing.unexpected_keys:
+                raise
+    model = Normalized(net, mean, std)
+    steps_per_epoch = len(_batches(len(yt), cfg.batch_size, 0, 0))
+    total = max(1, steps_per_epoch * cfg.epochs)
+    decay, no_decay = [], []
+    for p in net.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    opt = torch.optim.SGD(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        momentum=0.9,
+        nesterov=True,
+    )
+    warm = max(1, total // 50)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+    )
+    log: dict[str, Any] = {
+        "config": asdict(cfg),
+        "adv": pgd.spec() if pgd else None,
+        "labels": labels,
+        "n_train": int(len(yt)),
+        "n_val": int(len(yv)),
+        "epochs": [],
+        "interrupted": [],
+    }
+    step = 0
+    if cfg.resume:
+        ck = torch.load(str(ckpt_path), map_location="cpu", weights_only=True)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        step = int(ck["step"])
+        log = json.loads(ck["log"])
+        log.setdefault("resumed_at", []).append(step)
+
+    def save_ckpt() -> None:
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "step": step,
+                "log": json.dumps(log),
+            },
+            str(ckpt_path) + ".tmp",
+        )
+        Path(str(ckpt_path) + ".tmp").replace(ckpt_path)
+
+    def emit(event: dict[str, Any]) -> None:
+        for cb in callbacks:
+            cb(event)
+
+    emit(
+        {
+            "kind": "start",
+            "total": total,
+            "step": step,
+            "steps_per_epoch": steps_per_epoch,
+            "setup_s": time.time() - t0,
+        }
+    )
+    xt_t = torch.from_numpy(xt)
+    try:
+        while step < total:
+            epoch, first = divmod(step, steps_per_epoch)
+            run_loss = run_correct = run_n = 0.0
+            te = time.time()
+            for idx in _batches(len(yt), cfg.batch_size, cfg.seed, epoch)[first:]:
+                g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+                xb = _augment(xt_t[idx].permute(0, 3, 1, 2).float().div_(255), g)
+                yb = torch.from_numpy(yt[idx.numpy()])
+                adv = pgd is not None and float(torch.rand(1, generator=g)) < cfg.adv_fraction
+                if adv:
+                    net.eval()  # attack against fixed BN statistics; the update below uses train mode
+                    xb = pgd_attack(model, xb, yb, pgd, g)  # type: ignore[arg-type]
+                net.train()
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                run_loss += loss.item() * len(yb)
+                run_correct += float((logits.argmax(1) == yb).sum())
+                run_n += len(yb)
+                emit({"kind": "step", "step": step, "total": total, "loss": loss.item(), "adv": adv})
+                if step % cfg.ckpt_every == 0:
+                    save_ckpt()
+            val = _accuracy(model, xv, yv)
+            rec = {
+                "epoch": epoch + 1,
+                "step": step,
+                "train_loss": run_loss / max(run_n, 1),
+                "train_acc": run_correct / max(run_n, 1),
+                "val_acc": val,
+                "epoch_s": time.time() - te,
+                "lr": sched.get_last_lr()[0],
+            }
+            log["epochs"].append(rec)
+            save_ckpt()
+            emit({"kind": "epoch", **rec})
+    except KeyboardInterrupt:
+        log["interrupted"].append(step)
+        save_ckpt()
+        emit({"kind": "interrupted", "step": step, "checkpoint": str(ckpt_path)})
+        raise
+    log["wall_s"] = log.get("wall_s", 0.0) + time.time() - t0
+    log["final_val_acc"] = log["epochs"][-1]["val_acc"] if log["epochs"] else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    net.eval()
+    save_file(
+        {k: v.contiguous() for k, v in net.state_dict().items()},
+        str(out),
+        metadata={"arch": cfg.arch, "labels": json.dumps(labels)},
+    )
+    log_path.write_text(json.dumps(log, indent=1) + "\n")
+    emit({"kind": "done", "out": str(out), "log": str(log_path)})
+    return log
+
+
+def _read(path: str) -> dict[str, torch.Tensor]:
+    from .models.weights import read_state_dict
+
+    return read_state_dict(path)
+
+
+def confusion_matrix(pred: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    """``cm[true, predicted]`` counts."""
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (y, pred), 1)
+    return cm
+
+
+def predict(
+    model: nn.Module,
+    x: np.ndarray,
+    pgd: PGD | None = None,
+    y: np.ndarray | None = None,
+    bs: int = 200,
+    seed: int = 0,
+) -> np.ndarray:
+    """Top-1 predictions of a [0, 1]-input model on uint8 NHWC images, optionally under PGD."""
+    model.eval()
+    preds = []
+    for i in range(0, len(x), bs):
+        xb = torch.from_numpy(x[i : i + bs]).permute(0, 3, 1, 2).float().div_(255)
+        if pgd is not None and y is not None:
+            g = torch.Generator().manual_seed(seed * 7919 + i)
+            xb = pgd_attack(model, xb, torch.from_numpy(y[i : i + bs]), pgd, g)
+        with torch.no_grad():
+            preds.append(model(xb).argmax(1).numpy())
+    return np.concatenate(preds) if preds else np.zeros(0, np.int64)
+
+
+def save_confusion_png(cm: np.ndarray, labels: list[str], path: str | Path, title: str) -> Path:
+    """Row-normalised confusion matrix as a PNG (matplotlib, Agg backend)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ConfigError("the confusion-matrix PNG needs matplotlib: pip install 'edgeguard[dev]'") from None
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frac = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(8.5, 7.5), dpi=110)
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if cm[i, j]:
+                ax.text(
+                    j,
+                    i,
+                    str(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if frac[i, j] > 0.5 else "black",
+                )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p)
+    plt.close(fig)
+    return p
+
+
+def evaluate_models(
+    names: list[str],
+    n: int = 2600,
+    attack: str | None = "pgd:eps=8/255,steps=20,alpha=2/255",
+    n_attack: int = 2600,
+    out: str | Path | None = None,
+    confusion_png: str | Path | None = None,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Clean top-1 on ``n`` held-out rendered images (base seed ``TEST_SEED``, disjoint from training
+    and validation) and white-box PGD accuracy on the first ``n_attack`` of them, per registered model
+    (shipped weights). Optionally writes the JSON and the first model's confusion matrix PNG."""
+    import hashlib
+
+    from .data import dataset
+    from .models import build
+
+    torch.set_num_threads(max(1, threads))
+    pgd = parse_adv(attack)
+    x, y = dataset.render_arrays(dataset.SignDataset(n, dataset.TEST_SEED), workers=2)
+    res: dict[str, Any] = {
+        "test_set": {"renderer_base_seed": dataset.TEST_SEED, "n": n, "size": 64},
+        "attack": pgd.spec() if pgd else None,
+        "models": {},
+    }
+    for k, name in enumerate(names):
+        net, info = build(name)
+        model = Normalized(net, info.mean, info.std)
+        labels = list(info.labels or [])
+        pred = predict(model, x)
+        cm = confusion_matrix(pred, y, len(labels))
+        r: dict[str, Any] = {
+            "weights": Path(info.weights or "").name,
+            "weights_sha256": hashlib.sha256(Path(info.weights).read_bytes()).hexdigest()
+            if info.weights
+            else None,
+            "clean_top1": float((pred == y).mean()),
+            "n_clean": int(n),
+            "per_class_top1": {lab: float(cm[i, i] / max(cm[i].sum(), 1)) for i, lab in enumerate(labels)},
+        }
+        if pgd is not None and n_attack > 0:
+            m = min(n_attack, n)
+            t = time.time()
+            r["robust_top1"] = float((predict(model, x[:m], pgd, y[:m]) == y[:m]).mean())
+            r["n_attack"], r["attack_s"] = int(m), round(time.time() - t, 1)
+        if k == 0:
+            r["confusion"] = cm.tolist()
+            if confusion_png:
+                save_confusion_png(
+                    cm,
+                    labels,
+                    confusion_png,
+                    f"{name}: clean top-1 {r['clean_top1']:.2%} on {n} held-out rendered images",
+                )
+        res["models"][name] = r
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(res, indent=1) + "\n")
+    return res
+
+
+if __name__ == "__main__":  # python -m edgeguard.train --eval  (same as `edgeguard train eval`)
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--eval", action="store_true", required=True)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "models" / "weights" / "signs-eval.json"))
+    ap.add_argument("--confusion", default="docs/signs_confusion.png")
+    a = ap.parse_args()
+    for nm, rr in evaluate_models(
+        ["signs-resnet", "signs-resnet-denoise"], out=a.out, confusion_png=a.confusion
+    )["models"].items():
+        print(nm, {k: v for k, v in rr.items() if k not in ("confusion", "per_class_top1")})

@@ -1,0 +1,123 @@
+"""Training loop: smoke run, Ctrl-C checkpoint + resume (bit-identical), adversarial mode, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from edgeguard.errors import ConfigError
+from edgeguard.models import build
+from edgeguard.models.weights import read_state_dict
+from edgeguard.train import PGD, TrainConfig, parse_adv, pgd_attack, save_confusion_png, train
+
+
+def _cfg(tmp_path, name: str = "w", **kw) -> TrainConfig:
+    base = dict(
+        out=str(tmp_path / f"{name}.safetensors"),
+        n_train=256,
+        n_val=64,
+        batch_size=32,
+        epochs=1,
+        lr=0.05,
+        workers=1,
+        ckpt_every=3,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_parse_adv() -> None:
+    p = parse_adv("pgd:eps=8/255,steps=7")
+    assert p == PGD(8 / 255, 7) and p.step_size == pytest.approx(2.5 * 8 / 255 / 7)
+    assert parse_adv("none") is None and parse_adv(None) is None
+    assert parse_adv("pgd:eps=4/255,steps=3,alpha=1/255").step_size == pytest.approx(1 / 255)
+    for bad, msg in (
+        ("fgsm:eps=1", "only 'pgd"),
+        ("pgd:eps=8/255,stpes=3", "unknown parameter"),
+        ("pgd:eps=0,steps=3", "0 < eps"),
+    ):
+        with pytest.raises(ConfigError, match=msg):
+            parse_adv(bad)
+
+
+def test_pgd_stays_in_ball_and_box() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
+    x = torch.rand(5, 3, 8, 8)
+    y = torch.randint(0, 4, (5,))
+    adv = pgd_attack(model, x, y, PGD(0.03, 5))
+    assert float((adv - x).abs().max()) <= 0.03 + 1e-6 and 0 <= float(adv.min()) <= float(adv.max()) <= 1
+    loss = torch.nn.functional.cross_entropy
+    assert loss(model(adv), y) > loss(model(x), y)
+
+
+@pytest.mark.slow
+def test_one_epoch_smoke_lowers_loss(tmp_path) -> None:
+    steps: list[float] = []
+    log = train(
+        _cfg(tmp_path, n_train=512), callbacks=[lambda ev: ev["kind"] == "step" and steps.append(ev["loss"])]
+    )
+    assert len(steps) == 16 and np.mean(steps[-4:]) < np.mean(steps[:4])
+    saved = json.loads((tmp_path / "w.json").read_text())
+    assert saved["epochs"][0]["val_acc"] == log["final_val_acc"] and saved["labels"][0] == "stop"
+    build("signs-resnet", weights=tmp_path / "w.safetensors")  # loads strictly into the registered arch
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_checkpoint_and_resume_matches_uninterrupted_run(tmp_path) -> None:
+    def stop_after_5(ev: dict) -> None:
+        if ev["kind"] == "step" and ev["step"] == 5:
+            raise KeyboardInterrupt
+
+    cfg = _cfg(tmp_path, "cut", epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, callbacks=[stop_after_5])
+    ck = torch.load(tmp_path / "cut.ckpt.pt", weights_only=True)
+    assert int(ck["step"]) == 5 and not (tmp_path / "cut.safetensors").exists()
+    log = train(TrainConfig(**{**cfg.__dict__, "resume": True}))
+    assert log["interrupted"] == [5] and log["resumed_at"] == [5] and len(log["epochs"]) == 2
+    train(_cfg(tmp_path, "full", epochs=2))
+    a, b = read_state_dict(tmp_path / "cut.safetensors"), read_state_dict(tmp_path / "full.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+@pytest.mark.slow
+def test_adversarial_training_runs_on_denoise_arch(tmp_path) -> None:
+    kinds: list[bool] = []
+    log = train(
+        _cfg(tmp_path, arch="signs-resnet-denoise", adv="pgd:eps=8/255,steps=2", n_train=128),
+        callbacks=[lambda ev: ev["kind"] == "step" and kinds.append(ev["adv"])],
+    )
+    assert log["adv"].startswith("pgd:eps=0.0313725,steps=2") and any(kinds)
+    build("signs-resnet-denoise", weights=tmp_path / "w.safetensors")
+
+
+def test_bad_configs(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="did you mean signs-resnet-denoise"):
+        train(_cfg(tmp_path, arch="signs-resnet-denose"))
+    with pytest.raises(ConfigError, match="synthetic, gtsrb:PATH or folder:PATH"):
+        train(_cfg(tmp_path, data="imagenet"))
+    with pytest.raises(ConfigError, match="Final_Training/Images/000NN"):
+        train(_cfg(tmp_path, data=f"gtsrb:{tmp_path}"))
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        train(_cfg(tmp_path, resume=True))
+
+
+def test_confusion_png(tmp_path) -> None:
+    cm = np.array([[5, 1], [0, 4]])
+    p = save_confusion_png(cm, ["a", "b"], tmp_path / "cm.png", "t")
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_errors_are_one_line(cli, tmp_path) -> None:
+    res = cli("train", "signs", "--arch", "signs-resnt", "--out", str(tmp_path / "x.safetensors"))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "did you mean signs-resnet" in res.stderr
+    res = cli("data", "preview", "signs", "--per-class", "2", "--out", str(tmp_path / "s.png"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
