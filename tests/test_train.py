@@ -11,7 +11,8 @@ import torch
 from edgeguard.errors import ConfigError
 from edgeguard.models import build
 from edgeguard.models.weights import read_state_dict
-from edgeguard.train import PGD, TrainConfig, parse_adv, pgd_attack, save_confusion_png, train
+from edgeguard.train import PGD, TrainConfig, parse_adv, pgd_attack, train
+from edgeguard.train_eval import save_confusion_png
 
 
 def _cfg(tmp_path, name: str = "w", **kw) -> TrainConfig:

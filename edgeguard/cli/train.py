@@ -127,7 +127,7 @@ def evaluate(
     confusion: Path = typer.Option(None, help="Write the first model's confusion matrix PNG."),
 ) -> None:
     """Clean top-1 and PGD robust accuracy of the sign models on a held-out rendered set."""
-    from ..train import evaluate_models
+    from ..train_eval import evaluate_models
 
     res = evaluate_models(models, n=n, attack=attack, n_attack=n_attack, out=out, confusion_png=confusion)
     for name, r in res["models"].items():

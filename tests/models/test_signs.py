@@ -13,7 +13,8 @@ from edgeguard.errors import ConfigError, ModelError
 from edgeguard.layers import DenoiseBlock
 from edgeguard.models import REGISTRY, WEIGHTS_DIR, build
 from edgeguard.models.signs import SIGNS_MEAN, SIGNS_STD
-from edgeguard.train import Normalized, predict
+from edgeguard.train import Normalized
+from edgeguard.train_eval import predict
 
 
 def test_registered_with_aliases_and_model_info() -> None:
