@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 # Modules that add commands to `app` when imported (one command or sub-app per module).
-_COMMANDS = ["export", "infer", "defenses", "models", "camera", "demo", "train", "data"]
+_COMMANDS = ["export", "infer", "defenses", "models", "camera", "demo", "train", "data", "calib"]
 
 
 @app.callback()
