@@ -89,6 +89,9 @@ class OnnxRuntimeEngine(Engine):
         if self._threads:
             opts.intra_op_num_threads = self._threads
         providers = choose_providers(self._provider_arg, ort.get_available_providers())
+        from .ort_gpu import provider_options  # CUDA/TensorRT EP options (engine + timing caches)
+
+        providers = provider_options(providers, self.path, self.manifest)
         try:
             self._session = ort.InferenceSession(str(self.path), opts, providers=providers)
         except Exception as exc:
