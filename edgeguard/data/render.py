@@ -97,7 +97,8 @@ def _photo_background(rng: np.random.Generator, n: int) -> np.ndarray:
     y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
     crop = cv2.resize(im[y : y + side, x : x + side], (n, n), interpolation=cv2.INTER_AREA)
     bg = crop.astype(np.float32) / 255.0
-    if im is photos[-1] or rng.random() < 0.3:  # tint grayscale textures so colour is not a shortcut
+    # colour-tint 30 % of crops (always the last photo, a grayscale clock) so hue is not a shortcut
+    if im is photos[-1] or rng.random() < 0.3:
         bg = bg * rng.uniform(0.5, 1.2, size=3).astype(np.float32)
     return np.ascontiguousarray(bg, dtype=np.float32)
 

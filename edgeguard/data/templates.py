@@ -115,7 +115,6 @@ def _arrow(
 
 def _pedestrian(img: np.ndarray, s: float) -> None:
     """Blue square, white triangle, walking figure on a zebra crossing (e.g. German sign 350)."""
-    inset = 0.06 * s
     _poly(img, None, np.array([[0.5, 0.16], [0.87, 0.8], [0.13, 0.8]]) * s, WHITE)
     t = max(2, int(0.035 * s))
     cv2.circle(img, (int(0.53 * s), int(0.33 * s)), int(0.045 * s), BLACK, -1, cv2.LINE_AA)
@@ -135,7 +134,6 @@ def _pedestrian(img: np.ndarray, s: float) -> None:
             np.array([[x0, 0.71], [x0 + 0.07, 0.71], [x0 + 0.05, 0.76], [x0 - 0.02, 0.76]]) * s,
             BLACK,
         )
-    del inset
 
 
 @lru_cache(maxsize=64)
