@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engines._trt import PREFIX_SCOPES
 from ..errors import ConfigError, EngineError, InputError
 
 log = logging.getLogger("edgeguard.quantize")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
-PREFIX_SCOPES = ("/defenses/", "/normalize/")
 # Ultralytics warns below 300 calibration images; TensorRT's own guidance is "about 500".
 MIN_RECOMMENDED_IMAGES = 300
 CALIB_BATCH = 8

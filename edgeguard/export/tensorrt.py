@@ -30,6 +30,7 @@ from typing import Any
 from .. import manifest as mf
 from ..engines import _trt
 from ..errors import ConfigError, EngineError
+from .onnx import file_sha256
 
 log = logging.getLogger("edgeguard.tensorrt")
 
@@ -78,14 +79,6 @@ class EngineBuild:
     built: bool
     reason: str
     record: dict[str, Any]
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def plan_name(stem: str, profile: BatchProfile, version: str, device: dict[str, str], precision: str) -> str:
