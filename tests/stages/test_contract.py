@@ -1,0 +1,163 @@
+"""The contract every host stage keeps (timm style: parametrized over the whole registry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from edgeguard import stages
+from edgeguard.errors import ConfigError, InputError
+from edgeguard.samples import photo_batch
+
+# Settings that keep each stage fast in the contract; every other parameter is the default.
+FAST: dict[str, dict[str, Any]] = {
+    "dip": {"iters": 12, "seed": 0},
+    "tvm": {"iters": 20, "seed": 0},
+    "rof": {"iters": 30},
+}
+
+# Parameter sets that must be refused with ConfigError, for every registered stage.
+BAD: dict[str, list[dict[str, Any]]] = {
+    "tvm": [{"keep": 0.0}, {"keep": 1.5}, {"keep": -0.1}, {"lam": 0.0}, {"iters": 0}, {"iters": 2.5}],
+    "rof": [{"weight": 0.0}, {"weight": -1.0}, {"iters": 0}],
+    "nlm": [{"window": 10}, {"window": 1}, {"patch": 2}, {"window": 3, "patch": 5}, {"h": 0.0}, {"h": -4}],
+    "jpeg": [{"quality": 0}, {"quality": 101}, {"quality": 7.5}],
+    "kmeans": [{"k": 1}, {"k": 0}, {"attempts": 0}],
+    "dip": [{"iters": 0}, {"stop": "never"}, {"budget_s": 0.0}, {"lr": 0.0}, {"tol": 1.0}, {"window": 5}],
+}
+
+NAMES = stages.names()
+
+
+def make(name: str, **extra: Any) -> stages.HostStage:
+    return stages.create(name, **{**FAST.get(name, {}), **extra})
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return photo_batch(2, (24, 32))
+
+
+def test_every_stage_has_bad_parameter_cases() -> None:
+    assert sorted(BAD) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_registry_flags(name: str) -> None:
+    entry = stages.REGISTRY.get(name)
+    stage = make(name)
+    assert entry.traceable is False and entry.differentiable is False
+    assert entry.realtime == stage.realtime and entry.random == stage.random
+    assert entry.random == (name in ("tvm", "dip"))
+    assert entry.realtime == (name != "dip")
+    assert stage.name == name and stage.device == "cpu"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("batch", [0, 1, 2])
+def test_shape_dtype_range(name: str, batch: int, images: np.ndarray) -> None:
+    stage = make(name)
+    x = images[:batch]
+    for inp in (x, x.astype(np.float64), torch.from_numpy(x), torch.from_numpy(x).double()):
+        out = stage(inp)
+        assert type(out) is type(inp) and out.dtype == inp.dtype and tuple(out.shape) == tuple(inp.shape)
+        if batch:
+            assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+        assert stage.last_info["batch"] == batch and stage.last_info["stage"] == name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_numpy_and_torch_agree(name: str, images: np.ndarray) -> None:
+    a = make(name)(images)
+    b = make(name)(torch.from_numpy(images))
+    np.testing.assert_array_equal(a, b.numpy())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_deterministic_given_seed(name: str, images: np.ndarray) -> None:
+    x = torch.from_numpy(images)
+    torch.testing.assert_close(make(name)(x), make(name)(x), rtol=0, atol=0)
+    if stages.REGISTRY.get(name).random:
+        assert not torch.equal(make(name, seed=1)(x), make(name, seed=2)(x))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_does_not_modify_input_or_keep_grad(name: str, images: np.ndarray) -> None:
+    x = torch.from_numpy(images).clone().requires_grad_(True)
+    before = x.detach().clone()
+    out = make(name)(x)
+    assert not out.requires_grad
+    assert torch.equal(x.detach(), before)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_inputs_raise_input_error(name: str, images: np.ndarray) -> None:
+    stage = make(name)
+    nan = images.copy()
+    nan[0, 1, 2, 3] = np.nan
+    inf = torch.from_numpy(images).clone()
+    inf[1, 0, 0, 0] = float("inf")
+    for bad in (nan, inf, images * 2.0, images[:, :2], images[0], (images * 255).astype(np.uint8)):
+        with pytest.raises(InputError):
+            stage(bad)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_parameters_raise_config_error(name: str) -> None:
+    for params in BAD[name]:
+        with pytest.raises(ConfigError, match=name):
+            stages.create(name, **params)
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        stages.create(name, not_a_param=1)
+    with pytest.raises(ConfigError):
+        stages.create(name, device="tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+@pytest.mark.parametrize("name", NAMES)
+def test_cuda_without_cuda_is_a_config_error(name: str) -> None:
+    with pytest.raises(ConfigError, match="device=cpu"):
+        stages.create(name, device="cuda")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_spec_round_trip(name: str) -> None:
+    stage = make(name)
+    again = stages.from_spec(stage.spec)
+    assert again.spec == stage.spec
+    assert stages.REGISTRY.canonical(stage.spec) == stage.spec
+    assert type(again) is type(stage) and again.params == stage.params
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("tvm:keep=0.1,lam=0.03,iters=100", {"keep": 0.1, "lam": 0.03, "iters": 100}),
+        ("rof:weight=0.1", {"weight": 0.1, "iters": 200}),
+        ("rof:0.05", {"weight": 0.05, "iters": 200}),
+        ("nlm:11_3_4", {"window": 11, "patch": 3, "h": 4.0}),
+        ("nlm:window=13,patch=3,h=2", {"window": 13, "patch": 3, "h": 2.0}),
+        ("jpeg:75", {"quality": 75}),
+        ("jpeg:quality=30", {"quality": 30}),
+        ("kmeans:k=8", {"k": 8, "attempts": 3}),
+        ("kmeans:4", {"k": 4, "attempts": 3}),
+    ],
+)
+def test_cli_specs(spec: str, expected: dict[str, Any]) -> None:
+    assert stages.from_spec(spec).params == expected
+
+
+def test_dip_specs() -> None:
+    assert stages.from_spec("dip:iters=1750").iters == 1750
+    assert stages.from_spec("dip:stop=plateau").stop == "plateau"
+    d = stages.from_spec("dip:budget_s=2")
+    assert d.budget_s == 2.0 and "budget_s=2.0" in d.spec
+
+
+@pytest.mark.parametrize("spec", ["nlm:11_3", "nlm:a_b_c", "jpeg:high", "kmeans:2.5", "rof:x", "tvm:0.1"])
+def test_bad_shorthands(spec: str) -> None:
+    with pytest.raises(ConfigError):
+        stages.from_spec(spec)
