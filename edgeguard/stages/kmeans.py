@@ -75,5 +75,5 @@ class KMeans(HostStage):
         out = np.empty_like(x)
         for i in range(x.shape[0]):
             out[i] = kmeans_quantize(x[i], self.k, attempts=self.attempts, seed=self.seed or 0)
-        info["colours"] = [int(len(np.unique(o.reshape(3, -1), axis=1))) for o in out]
+        info["colours"] = [int(np.unique(o.reshape(3, -1), axis=1).shape[1]) for o in out]
         return out

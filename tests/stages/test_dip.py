@@ -1,0 +1,77 @@
+"""Deep Image Prior: the loss curve, the three stopping rules and what each returns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeguard import stages
+from edgeguard.samples import photo_batch
+
+
+@pytest.fixture(scope="module")
+def small() -> np.ndarray:
+    """Two real photos at 32×32 (a multiple of 2^scales, so no padding is involved)."""
+    return photo_batch(3, (32, 32))[1:]
+
+
+def returned_mse(out: np.ndarray, x: np.ndarray) -> list[float]:
+    return np.square(out.astype(np.float64) - x).reshape(len(x), -1).mean(1).tolist()
+
+
+def test_loss_decreases_nearly_monotonically_at_first(small: np.ndarray) -> None:
+    stage = stages.create("dip", iters=60, seed=0)
+    stage(small[1:])
+    losses = np.array(stage.last_info["losses"])
+    assert len(losses) == 60 and stage.last_info["stopped_by"] == "iters"
+    assert (np.diff(losses[:40]) > 0).mean() <= 0.25  # Adam + input noise: a few small bumps
+    blocks = losses.reshape(6, 10).mean(1)
+    assert np.all(np.diff(blocks) < 0)
+    assert losses[-1] < losses[0] / 4
+
+
+def test_returns_the_best_iterate(small: np.ndarray) -> None:
+    stage = stages.create("dip", iters=40, seed=1)
+    out = stage(small)
+    info = stage.last_info
+    np.testing.assert_allclose(returned_mse(out, small), info["best_loss"], rtol=1e-4)
+    assert info["iterations"] == 40 and info["iterations_per_image"] == [40, 40]
+
+
+def test_plateau_stops_on_a_flat_loss_curve(small: np.ndarray) -> None:
+    # lr 1e-7: the loss cannot move, so the first comparison of two windows finds the plateau
+    stage = stages.create("dip", stop="plateau", lr=1e-7, window=10, iters=500, seed=0)
+    stage(small)
+    assert stage.last_info["stopped_by"] == "plateau"
+    assert stage.last_info["iterations"] == 20 and stage.last_info["iterations_per_image"] == [20, 20]
+
+
+@pytest.mark.slow
+def test_plateau_stops_before_the_fixed_count_on_real_photos(small: np.ndarray) -> None:
+    stage = stages.create("dip", stop="plateau", window=25, iters=1750, seed=0)
+    out = stage(small)
+    info = stage.last_info
+    assert info["stopped_by"] == "plateau"
+    assert max(info["iterations_per_image"]) == info["iterations"] < 1750
+    assert all(25 * 2 <= n < 1750 for n in info["iterations_per_image"])
+    # each image returns its own best image up to its own stop
+    np.testing.assert_allclose(returned_mse(out, small), info["best_loss"], rtol=1e-4)
+    for i, n in enumerate(info["iterations_per_image"]):
+        assert info["best_loss"][i] <= stage.last_info["losses"][n - 1] * 2
+
+
+def test_budget_stop_returns_best_so_far(small: np.ndarray) -> None:
+    stage = stages.create("dip", iters=10**6, budget_s=0.5, seed=0)
+    out = stage(small[:1])
+    info = stage.last_info
+    assert info["stopped_by"] == "budget"
+    assert 0 < info["iterations"] < 10**6 and info["iterations_per_image"] == [info["iterations"]]
+    assert info["seconds"] < 0.5 + 5.0  # one iteration past the budget plus set-up, on a loaded machine
+    assert info["best_loss"][0] == pytest.approx(min(info["losses"]), rel=1e-6)
+    np.testing.assert_allclose(returned_mse(out, small[:1]), info["best_loss"], rtol=1e-4)
+
+
+def test_odd_sizes_are_padded_and_cropped() -> None:
+    x = photo_batch(1, (13, 21))
+    out = stages.create("dip", iters=5, seed=0)(x)
+    assert out.shape == x.shape and out.dtype == x.dtype
