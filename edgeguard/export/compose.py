@@ -60,6 +60,23 @@ def _input_hw(model: Any, input_size: int | tuple[int, int] | None) -> tuple[str
     return inputs[0].name, hw, dynamic_batch
 
 
+def dedupe_opsets(model: Any) -> Any:
+    """Keep one ``opset_import`` entry per domain (``""`` and ``"ai.onnx"`` are the same domain).
+
+    ``merge_models`` can leave both spellings of the default domain; onnxruntime's quantiser then
+    fails with "Failed to find proper ai.onnx domain".
+    """
+    best: dict[str, int] = {}
+    for op in model.opset_import:
+        dom = "" if op.domain == "ai.onnx" else op.domain
+        best[dom] = max(best.get(dom, 0), op.version)
+    del model.opset_import[:]
+    for dom, ver in best.items():
+        entry = model.opset_import.add()
+        entry.domain, entry.version = dom, ver
+    return model
+
+
 def _rename(graph: Any, old: str, new: str) -> None:
     for node in graph.node:
         node.input[:] = [new if n == old else n for n in node.input]
@@ -125,7 +142,7 @@ def export_onnx_file(
     merged = onnx.compose.merge_models(prefix, user_p, io_map=[("prep", "m/" + in_name)])
     from .onnx import _simplify
 
-    merged = _simplify(merged)
+    merged = _simplify(dedupe_opsets(merged))
     out_names = [o.name for o in merged.graph.output]
     _rename(merged.graph, out_names[0], "logits")
     for name in out_names[1:]:

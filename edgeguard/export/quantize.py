@@ -25,6 +25,7 @@ import numpy as np
 
 from ..engines._trt import PREFIX_SCOPES
 from ..errors import ConfigError, EngineError, InputError
+from .compose import dedupe_opsets
 
 log = logging.getLogger("edgeguard.quantize")
 
@@ -35,9 +36,21 @@ CALIB_BATCH = 8
 # Operator-format quantised ops: the TensorRT ONNX parser has no importer for them.
 OPERATOR_FORMAT_OPS = frozenset(
     {
-        "QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger", "QLinearAdd", "QLinearMul",
-        "QLinearSigmoid", "QLinearLeakyRelu", "QLinearAveragePool", "QLinearGlobalAveragePool",
-        "QLinearConcat", "QLinearSoftmax", "QGemm", "DynamicQuantizeLinear", "DynamicQuantizeMatMul",
+        "QLinearConv",
+        "QLinearMatMul",
+        "MatMulInteger",
+        "ConvInteger",
+        "QLinearAdd",
+        "QLinearMul",
+        "QLinearSigmoid",
+        "QLinearLeakyRelu",
+        "QLinearAveragePool",
+        "QLinearGlobalAveragePool",
+        "QLinearConcat",
+        "QLinearSoftmax",
+        "QGemm",
+        "DynamicQuantizeLinear",
+        "DynamicQuantizeMatMul",
     }
 )
 
@@ -157,15 +170,19 @@ def quantize_int8(
         load_batch(images[:1], data)  # fail early, before onnxruntime swallows the traceback
     except InputError as err:
         raise InputError(f"--calib {root.name}: {err}") from None
-    model = _dedupe_opsets(onnx.load(str(fp32_path)))
+    model = dedupe_opsets(onnx.load(str(fp32_path)))
     exclude = prefix_nodes(model)
     prepped = Path(out_path).with_suffix(".pre.onnx")
     # ORT's recommended pre-processing: shape inference only. Its graph optimisations are skipped so
     # the defense nodes keep the names `nodes_to_exclude` refers to (onnxslim already folded the graph).
     quant_pre_process(model, str(prepped), skip_optimization=True)
     bar = Progress(
-        TextColumn("calibrating INT8"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        transient=True, disable=not progress,
+        TextColumn("calibrating INT8"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        disable=not progress,
     )
     with bar:
         task = bar.add_task("calib", total=len(images))
@@ -198,20 +215,6 @@ def quantize_int8(
         "excluded_nodes": len(exclude),
         "warning": warning,
     }
-
-
-def _dedupe_opsets(model: Any) -> Any:
-    """Keep one ``opset_import`` entry per domain (graph composition can leave duplicates, which
-    onnxruntime's quantiser rejects with "Failed to find proper ai.onnx domain")."""
-    best: dict[str, int] = {}
-    for op in model.opset_import:
-        dom = "" if op.domain == "ai.onnx" else op.domain
-        best[dom] = max(best.get(dom, 0), op.version)
-    del model.opset_import[:]
-    for dom, ver in best.items():
-        entry = model.opset_import.add()
-        entry.domain, entry.version = dom, ver
-    return model
 
 
 def _initializer_values(model: Any) -> dict[str, np.ndarray]:
