@@ -120,7 +120,7 @@ def evaluate(
     attack: str = typer.Option(
         "pgd:eps=8/255,steps=20,alpha=2/255", help="White-box attack for robust accuracy."
     ),
-    n_attack: int = typer.Option(1000, "--n-attack", help="Images attacked (a prefix of the test set)."),
+    n_attack: int = typer.Option(2600, "--n-attack", help="Images attacked (a prefix of the test set)."),
     out: Path = typer.Option(
         None, help="Write the numbers as JSON (e.g. edgeguard/models/weights/signs-eval.json)."
     ),
