@@ -135,3 +135,17 @@ def test_escalation_runs_only_on_gated_frames(engine_path):
     zero = edgeguard.load(engine_path).run_batch(np.zeros((1, 3, 64, 64), np.float32))[0]
     assert res[1].decision == zero.decision
     assert "escalation" in res[1].timing_ms
+
+
+def test_manifest_host_stages_are_rebuilt_on_load(tmp_path):
+    from edgeguard.stages import JPEG
+
+    res = export("resnet18", input_size=32, stage=["jpeg:75"], out=tmp_path / "s.onnx")
+    assert res.manifest["host_stages"] == ["jpeg:quality=75"]
+    pipe = edgeguard.load(res.sidecar)  # via the sidecar this time
+    assert len(pipe.host_stages) == 1 and isinstance(pipe.host_stages[0], JPEG)
+    x = np.random.default_rng(2).random((1, 3, 32, 32), dtype=np.float32)
+    staged = pipe.run_batch(x)[0]
+    direct = edgeguard.load(res.path, host_stages=[]).run_batch(JPEG(quality=75)(x))[0]
+    np.testing.assert_allclose(staged.outputs["logits"], direct.outputs["logits"], rtol=1e-6)
+    assert "stage:jpeg" in staged.timing_ms

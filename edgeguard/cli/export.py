@@ -31,6 +31,13 @@ def export_cmd(
         help="Defense spec, repeatable, applied in order: bits:5, median:3x3, "
         "median:1x3, median:2x2, gaussian:sigma=1.0,size=5, noise:PATH. See `edgeguard defenses`.",
     ),
+    stage: list[str] = typer.Option(
+        [],
+        "--stage",
+        "-s",
+        help="Host stage the deployed pipeline runs before the engine (recorded in the manifest, "
+        "repeatable): jpeg:75, nlm:11_3_4, tvm:keep=0.5,lam=0.03 … See `edgeguard defenses`.",
+    ),
     input_size: int | None = typer.Option(
         None, "--input-size", help="Square input side (default: the model's)."
     ),
@@ -45,18 +52,23 @@ def export_cmd(
     tolerance: float = typer.Option(1e-4, "--tolerance", help="Max relative error onnxruntime vs torch."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the graph's op histogram."),
     precision: str = typer.Option(
-        "fp32", "--precision", help="fp32 | fp16 (FP16 graph, defenses kept FP32) | int8 (symmetric Q/DQ; "
-        "needs --calib). Checked against the fp32 graph."
+        "fp32",
+        "--precision",
+        help="fp32 | fp16 (FP16 graph, defenses kept FP32) | int8 (symmetric Q/DQ; "
+        "needs --calib). Checked against the fp32 graph.",
     ),
     calib: Path | None = typer.Option(
-        None, "--calib", help="Folder of ≥ 300 representative images for INT8 calibration "
-        "(see calibration/README.md; `edgeguard data calib signs` renders one)."
+        None,
+        "--calib",
+        help="Folder of ≥ 300 representative images for INT8 calibration "
+        "(see calibration/README.md; `edgeguard data calib signs` renders one).",
     ),
     min_agreement: float = typer.Option(
         0.9, "--min-agreement", help="Minimum top-1 agreement of fp16/int8 with fp32 (0..1)."
     ),
-    engine: str = typer.Option("onnx", "--engine", help="onnx | trt: also build a TensorRT plan (needs "
-                               "TensorRT and a GPU)."),
+    engine: str = typer.Option(
+        "onnx", "--engine", help="onnx | trt: also build a TensorRT plan (needs TensorRT and a GPU)."
+    ),
     batch: str = typer.Option("1,4,8", "--batch", help="TensorRT batch profile MIN,OPT,MAX (--engine trt)."),
     workspace: int = typer.Option(1024, "--workspace", help="TensorRT builder workspace limit in MiB."),
 ) -> None:
@@ -83,6 +95,7 @@ def export_cmd(
             precision=precision,
             calib=calib,
             min_agreement=min_agreement,
+            stage=stage,
         )
     m = res.manifest
     console.print(f"[bold green]wrote[/] {res.path}  (+ {res.sidecar.name})")
@@ -90,6 +103,8 @@ def export_cmd(
         f"  input  : input float32 (B, 3, {m['input']['size'][0]}, {m['input']['size'][1]}) RGB [0, 1]"
     )
     console.print(f"  defense: {' → '.join(m['defenses']) or 'none'} → normalize → {m['source']['model']}")
+    if m.get("host_stages"):
+        console.print(f"  host   : {' → '.join(m['host_stages'])} (run before the engine by edgeguard.load)")
     p = res.parity
     console.print(
         f"  parity : max abs {p.max_abs:.2e}, relative {p.max_rel:.2e} (≤ {p.tolerance:.0e}) on "

@@ -115,14 +115,27 @@ def _simplify(model: Any) -> Any:
 
 
 def _finish(
-    model: Any, out: Path, data: dict, reference, size, tolerance, images, t0, lowp: Any = None
+    model: Any,
+    out: Path,
+    data: dict,
+    reference,
+    size,
+    tolerance,
+    images,
+    t0,
+    lowp: Any = None,
+    host_stages: list[str] | None = None,
 ) -> ExportResult:
     """Check, embed the manifest, check parity on a temp file, then move into place.
 
     ``lowp`` (:class:`~edgeguard.export.precision.PrecisionOptions`) lowers the parity-checked FP32
-    graph to FP16/INT8 and checks it against FP32 before anything is written.
+    graph to FP16/INT8 and checks it against FP32 before anything is written. ``host_stages`` (canonical
+    stage specs) are recorded in the manifest so ``edgeguard.load`` rebuilds them.
     """
     import onnx
+
+    if host_stages:
+        data = dict(data, host_stages=list(host_stages))
 
     onnx.checker.check_model(model)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +205,7 @@ def export(
     precision: str = "fp32",
     calib: str | Path | None = None,
     min_agreement: float = 0.9,
+    stage: list[str] | tuple[str, ...] = (),
 ) -> ExportResult:
     """Export ``model`` (a zoo/torchvision name or a path to an ``.onnx``) with ``defense`` specs fused.
 
@@ -209,6 +223,8 @@ def export(
         precision: ``fp32``, ``fp16`` or ``int8`` (see :mod:`edgeguard.export.precision`).
         calib: folder of calibration images (required for ``int8``).
         min_agreement: minimum top-1 agreement of an fp16/int8 graph with the fp32 one.
+        stage: host-stage specs (``tvm:keep=0.5``) the deployed pipeline runs before the engine;
+            recorded in the manifest, not in the graph.
 
     Raises:
         ConfigError: bad name, spec, size, opset or normalisation.
@@ -222,6 +238,12 @@ def export(
     lowp = PrecisionOptions(precision, calib, min_agreement) if precision != "fp32" else None
     t0 = time.perf_counter()
     specs = [defenses.REGISTRY.canonical(s) for s in defense]
+    stage_specs: list[str] = []
+    if stage:
+        from .. import stages
+
+        stage_specs = [stages.REGISTRY.canonical(s) for s in stage]
+    finish = functools.partial(_finish, lowp=lowp, host_stages=stage_specs)
     if str(model).endswith(".onnx"):
         from .compose import export_onnx_file
 
@@ -234,7 +256,7 @@ def export(
             normalize=normalize,
             tolerance=tolerance,
             parity_images=parity_images,
-            finish=functools.partial(_finish, lowp=lowp),
+            finish=finish,
             t0=t0,
         )
     torch.manual_seed(seed)
@@ -270,7 +292,7 @@ def export(
         with torch.no_grad():
             return wrapped(torch.from_numpy(x)).numpy()
 
-    return _finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0, lowp)
+    return finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)
 
 
 def _size(value: int | tuple[int, int] | None, default: tuple[int, int]) -> tuple[int, int]:
