@@ -159,7 +159,7 @@ class CameraLoop:
             f"{self.opt.backoff.attempts} reconnect attempts ({last or reason})"
         )
         self._event({"event": "gave_up", "frame": frame_index, "reason": self.error})
-        self.stop("source failed")
+        self.stopped_by = "source failed"  # the capture thread ends; the frames already queued still run
         return False
 
     def _capture(self) -> None:

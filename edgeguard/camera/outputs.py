@@ -28,10 +28,10 @@ def check_output_file(path: Path, what: str, suffixes: tuple[str, ...] | None = 
         ConfigError: naming the option and the reason.
     """
     p = Path(path).expanduser()
-    if suffixes and p.suffix.lower() not in suffixes:
-        raise ConfigError(f"{what} {str(p)!r}: expected a file ending in {', '.join(suffixes)}")
     if p.is_dir():
         raise ConfigError(f"{what} {str(p)!r} is a folder; give a file name")
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise ConfigError(f"{what} {str(p)!r}: expected a file ending in {', '.join(suffixes)}")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise ConfigError(f"{what} {str(p)!r}: folder {str(parent)!r} does not exist")

@@ -1,0 +1,168 @@
+"""The loop in-process: drops and reconnects, empty and odd frames, events, outputs, task and stage checks."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from edgeguard.camera.channel import END, Backoff, Frame, FrameChannel
+from edgeguard.camera.loop import CameraLoop, LoopOptions, check_task
+from edgeguard.camera.outputs import check_output_file
+from edgeguard.camera.sources import open_source
+from edgeguard.errors import ConfigError
+from edgeguard.pipeline import load
+
+from .fakes import FakeLive, Scripted, count_frames, odd_frames
+
+pytestmark = pytest.mark.timeout(120)  # a hung loop fails fast instead of stalling CI
+
+
+def fast(attempts: int = 3) -> Backoff:
+    return Backoff(initial_s=0.01, factor=2.0, max_s=0.04, attempts=attempts)
+
+
+def test_channel_keeps_only_the_newest_frame_and_counts_drops() -> None:
+    stop = threading.Event()
+    ch = FrameChannel(keep_latest=True)
+    dropped = sum(ch.put(Frame(np.zeros((1, 1, 3), np.uint8), i, 0.0), stop) for i in range(5))
+    ch.close()
+    assert dropped == 4
+    assert ch.get(0.01).index == 4 and ch.get(0.01) is END
+
+
+def test_blocking_channel_never_drops() -> None:
+    stop = threading.Event()
+    ch = FrameChannel(keep_latest=False, maxsize=2)
+    got: list[int] = []
+
+    def consume() -> None:
+        while (item := ch.get(1.0)) is not END:
+            got.append(item.index)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    assert sum(ch.put(Frame(np.zeros((1, 1, 3), np.uint8), i, 0.0), stop) for i in range(50)) == 0
+    ch.close()
+    t.join(5)
+    assert got == list(range(50))
+
+
+def test_backoff_is_exponential_and_bounded() -> None:
+    assert list(Backoff(0.5, 2.0, 3.0, 5).delays()) == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_stream_that_drops_100_times_survives_and_counts_reconnects(sign_engine: Path) -> None:
+    fake = FakeLive(drops=100, per_connection=2, tail=3)
+    waits: list[float] = []
+    loop = CameraLoop(load(sign_engine), fake, LoopOptions(backoff=fast(), warmup=False), sleep=waits.append)
+    s = loop.run()
+    assert s["reconnects"] == 100
+    assert s["disconnects"] == 101  # the last drop never comes back: bounded attempts, then give up
+    assert s["stopped_by"] == "source failed" and "stayed down after 3 reconnect attempts" in s["error"]
+    assert s["frames"] + s["dropped"] == fake.delivered == 100 * 2 + 3
+    assert max(waits) <= 0.04 and len(waits) == 100 + 3
+
+
+def test_reconnect_retries_with_backoff_until_the_camera_is_back(sign_engine: Path, tmp_path: Path) -> None:
+    fake = FakeLive(drops=1, per_connection=3, fail_reopen=2, tail=3)
+    waits: list[float] = []
+    ev = tmp_path / "ev.jsonl"
+    opts = LoopOptions(backoff=Backoff(0.01, 2.0, 1.0, 5), events=ev, warmup=False)
+    s = CameraLoop(load(sign_engine), fake, opts, sleep=waits.append).run()
+    assert s["reconnects"] == 1 and waits[:3] == [0.01, 0.02, 0.04]
+    kinds = [json.loads(line).get("event") for line in ev.read_text().splitlines()]
+    assert kinds.count("disconnect") == 2 and kinds.count("reconnect") == 1 and "gave_up" in kinds
+
+
+def test_empty_frames_are_skipped_counted_then_treated_as_a_drop(sign_engine: Path) -> None:
+    f, e = np.full((40, 40, 3), 90, np.uint8), np.empty((0, 0, 3), np.uint8)
+    src = Scripted([f, e, f, e, e, e, f, f])  # 3 empty in a row = a drop; the end of the script = another
+    s = CameraLoop(
+        load(sign_engine),
+        src,
+        LoopOptions(backoff=fast(1), empty_limit=3, warmup=False),
+        sleep=lambda _: None,
+    ).run()
+    assert s["empty"] == 4 and s["disconnects"] == 2 and s["reconnects"] == 1
+    assert s["frames"] + s["dropped"] == 4 and s["stopped_by"] == "source failed"
+
+
+def test_odd_frames_are_converted_and_recorded_at_one_size(sign_engine: Path, tmp_path: Path) -> None:
+    frames = odd_frames()
+    fake = FakeLive(drops=0, tail=len(frames), frames=frames)
+    fake.live = False  # process every frame in order
+    out = tmp_path / "odd.mp4"
+    s = CameraLoop(load(sign_engine), fake, LoopOptions(record=out), sleep=lambda _: None).run()
+    assert s["frames"] == len(frames) and s["dropped"] == 0
+    n, size = count_frames(out)
+    assert n == len(frames) and size == (64, 48)  # the first frame fixes the video size
+
+
+def test_synthetic_run_writes_events_snapshots_and_summary(sign_engine: Path, tmp_path: Path) -> None:
+    pipe = load(sign_engine)
+    decide = pipe.decide
+
+    def flag_every_fifth(outputs, manifest):  # a detector stand-in: this engine has none
+        res = decide(outputs, manifest)
+        flag_every_fifth.n += 1
+        for r in res:
+            r["adversarial_score"] = 0.5 if flag_every_fifth.n % 5 == 0 else 0.01
+            r["flagged"] = flag_every_fifth.n % 5 == 0
+        return res
+
+    flag_every_fifth.n = -1  # the warm-up call comes first
+    pipe.decide = flag_every_fifth
+    opts = LoopOptions(
+        events=tmp_path / "e.jsonl",
+        snapshots=tmp_path / "snaps",
+        summary=tmp_path / "s.json",
+        record=tmp_path / "v.mp4",
+    )
+    s = CameraLoop(pipe, open_source("synthetic:stop-sign?frames=30", width=320, height=240), opts).run()
+    assert s == json.loads((tmp_path / "s.json").read_text())
+    assert s["frames"] == 30 and s["flagged"] == 6 and s["dropped"] == 0
+    assert set(s["stage_ms"]) >= {"preprocess", "engine", "decision", "total", "overlay", "output"}
+    assert s["fps"]["end_to_end"] > 0 and s["fps"]["engine_only"] > s["fps"]["end_to_end"]
+    lines = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()]
+    flagged = [r for r in lines if "flagged" in r["event"]]
+    assert len(flagged) == 6 and all(r["adversarial_score"] == 0.5 for r in flagged)
+    assert lines[0]["event"][-1] == "class_changed" and lines[0]["previous"] is None
+    assert all(Path(r["snapshot"]).is_file() for r in lines) and s["events"] == len(lines)
+    assert {"time", "frame", "label", "score", "timing_ms", "latency_ms"} <= set(lines[0])
+    assert count_frames(tmp_path / "v.mp4") == (30, (320, 240))
+
+
+def test_task_mismatch_is_a_config_error(sign_engine: Path) -> None:
+    with pytest.raises(
+        ConfigError, match="--task detection: the engine's manifest says it is a classification"
+    ):
+        CameraLoop(load(sign_engine), FakeLive(), LoopOptions(task="detection"))
+    with pytest.raises(ConfigError, match="manifest says it is a detection model"):
+        check_task(SimpleNamespace(manifest={"task": "detection"}), "classification")
+    check_task(SimpleNamespace(manifest={"task": "detection"}), None)
+
+
+def test_slow_stage_in_the_always_on_path_suggests_escalate(sign_engine: Path) -> None:
+    with pytest.raises(ConfigError, match="--escalate"):
+        load(sign_engine, host_stages=["dip"], allow_slow=False)
+    pipe = load(sign_engine, host_stages=["jpeg:75"], escalate="dip", allow_slow=False)
+    assert pipe.escalate is not None
+
+
+def test_unwritable_outputs_fail_before_the_loop(sign_engine: Path, tmp_path: Path) -> None:
+    fake = FakeLive()
+    for path, needle in (
+        (tmp_path / "missing" / "v.mp4", "does not exist"),
+        (tmp_path, "is a folder"),
+        (tmp_path / "v.txt", "expected a file ending in"),
+    ):
+        with pytest.raises(ConfigError, match=needle):
+            CameraLoop(load(sign_engine), fake, LoopOptions(record=path))
+    assert fake.reads == 0
+    check_output_file(tmp_path / "ok.mp4", "--record", (".mp4",))
+    assert not (tmp_path / "ok.mp4").exists()  # the check leaves no empty file behind
