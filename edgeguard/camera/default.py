@@ -18,7 +18,6 @@ from ..errors import ConfigError, ModelError
 MODEL = "signs"
 DEFENSES = ("bits:5", "median:3x3")
 SOURCE = "synthetic:stop-sign"
-FRAMES = 240  # 3 passes × 80 frames at 640×480: a few seconds on 2 CPU cores
 RECORD = "edgeguard-demo.mp4"
 EVENTS = "edgeguard-demo-events.jsonl"
 SUMMARY = "edgeguard-demo-summary.json"
@@ -87,7 +86,6 @@ def ensure_engine(log=print) -> Path:  # noqa: ANN001 - any callable taking one 
 __all__ = [
     "DEFENSES",
     "EVENTS",
-    "FRAMES",
     "MODEL",
     "RECORD",
     "SOURCE",

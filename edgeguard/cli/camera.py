@@ -81,8 +81,6 @@ def run_camera(
         record = record or out / default.RECORD
         events = events or out / default.EVENTS
         summary = summary or out / default.SUMMARY
-        if max_frames is None and "frames=" not in source:
-            max_frames = default.FRAMES
     elif out_dir is not None:
         out = Path(out_dir)
         record, events, summary = (

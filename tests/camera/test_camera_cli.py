@@ -1,0 +1,175 @@
+"""``edgeguard camera`` and ``edgeguard demo`` end to end in fresh interpreters; CLI bad-input errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edgeguard.camera import default
+
+from .fakes import count_frames
+
+pytestmark = pytest.mark.timeout(300)
+CODE = "import sys; from edgeguard.cli.app import main; sys.argv[0] = 'edgeguard'; main()"
+
+
+def test_synthetic_run_end_to_end(cli, sign_engine: Path, tmp_path: Path) -> None:
+    r = cli(
+        "camera",
+        "--engine",
+        str(sign_engine),
+        "--source",
+        "synthetic:stop-sign?frames=30&sticker=1",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--record",
+        "v.mp4",
+        "--events",
+        "e.jsonl",
+        "--summary",
+        "s.json",
+        "--out-dir",
+        str(tmp_path),
+    )
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["frames"] == 30 and s["dropped"] == 0 and s["stopped_by"] == "end of source"
+    assert sum(s["labels"].values()) == 30 and s["fps"]["engine_only"] > 0
+    assert count_frames(tmp_path / "v.mp4") == (30, (320, 240))
+    events = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert events and events[0]["frame"] == 0 and s["events"] == len(events)
+    assert "end-to-end" in r.stdout and "engine-only" in r.stdout and str(tmp_path / "v.mp4") in r.stdout
+
+
+def test_video_file_end_to_end(cli, sign_engine: Path, drive_video: Path, tmp_path: Path) -> None:
+    r = cli(
+        "camera",
+        "-e",
+        str(sign_engine),
+        "-i",
+        str(drive_video),
+        "--crop",
+        "center",
+        "--record",
+        str(tmp_path / "v.mp4"),
+        "--summary",
+        str(tmp_path / "s.json"),
+    )
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["frames"] == 40 and s["dropped"] == 0 and not s["live"]
+    assert count_frames(tmp_path / "v.mp4") == (40, (320, 240))
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--source", "/no/such/clip.mp4"], "no such file, folder or device"),
+        (["--source", "ftp://cam/1"], "unsupported scheme ftp://"),
+        (["--source", "csi://x"], "malformed CSI camera"),
+        (["--source", "synthetic:stop-sign", "--record", "/no/such/dir/v.mp4"], "does not exist"),
+        (["--source", "synthetic:stop-sign", "--task", "detection"], "manifest says it is a classification"),
+        (["--source", "synthetic:stop-sign", "--stage", "dip"], "--escalate"),
+        (["--source", "synthetic:stop-sign", "--max-frames", "0"], "--max-frames 0"),
+    ],
+)
+def test_cli_errors_are_one_line_and_exit_2(cli, sign_engine: Path, args: list[str], needle: str) -> None:
+    r = cli("camera", "--engine", str(sign_engine), *args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgeguard: error:") and needle in lines[0], r.stderr
+
+
+def test_sigterm_finishes_video_events_and_summary(sign_engine: Path, tmp_path: Path) -> None:
+    args = [
+        "camera",
+        "-e",
+        str(sign_engine),
+        "-i",
+        "synthetic:stop-sign?frames=100000",
+        "--realtime",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--out-dir",
+        str(tmp_path),
+        "--record",
+        "v.mp4",
+        "--events",
+        "e.jsonl",
+        "--summary",
+        "s.json",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CODE, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, COLUMNS="200"),
+    )
+    events = tmp_path / "e.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (events.exists() and events.stat().st_size > 0):
+        time.sleep(0.1)
+    time.sleep(1.0)  # let it record a few dozen frames
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["stopped_by"] == "signal SIGTERM" and s["frames"] > 5
+    assert count_frames(tmp_path / "v.mp4") == (s["outputs"]["recorded_frames"], (320, 240))
+    assert all(json.loads(x) for x in events.read_text().splitlines())  # every line complete
+    assert "stopped by signal SIGTERM" in out
+
+
+def test_cached_default_engine_is_reexported_when_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGEGUARD_CACHE", str(tmp_path / "cache"))
+    path = default.engine_path()
+    assert path.parent == tmp_path / "cache" and path.name == "signs-bits5-median3x3.onnx"
+    sha, specs = default.expected_source()
+    assert not default.cached_is_current(path, sha, specs)
+    path.write_bytes(b"onnx")
+    side = path.with_name(path.stem + ".edgeguard.json")
+    man = {"format": "edgeguard-manifest", "version": 1}
+    side.write_text(json.dumps(man))  # invalid manifest → not current
+    assert not default.cached_is_current(path, sha, specs)
+
+
+@pytest.mark.slow
+def test_demo_is_the_default_camera_run(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`edgeguard demo`: export on first use, drive-by, recorded video, events, summary; reads stop."""
+    monkeypatch.setenv("EDGEGUARD_CACHE", str(tmp_path / "cache"))
+    t0 = time.perf_counter()
+    r = cli("demo", "--out-dir", str(tmp_path / "out"))
+    wall = time.perf_counter() - t0
+    assert r.returncode == 0, r.stderr
+    assert "exporting the bundled stop-sign model" in r.stderr and wall < 60
+    out = tmp_path / "out"
+    s = json.loads((out / default.SUMMARY).read_text())
+    assert s["frames"] == 240 and s["stopped_by"] == "end of source"
+    assert s["labels"].get("stop", 0) >= 0.8 * s["frames"]  # the shipped model reads the clean sign as stop
+    assert count_frames(out / default.RECORD) == (240, (640, 480))
+    assert (out / default.EVENTS).read_text().strip()
+    for name in (default.RECORD, default.EVENTS, default.SUMMARY):
+        assert str(out / name) in r.stdout
+    cached = default.engine_path()
+    sha, specs = default.expected_source()
+    assert default.cached_is_current(cached, sha, specs)
+    r2 = cli("camera", "--out-dir", str(tmp_path / "again"), "--max-frames", "5")
+    assert r2.returncode == 0 and "exporting" not in r2.stderr  # second run: the cached engine
+    man = json.loads(cached.with_name(cached.stem + ".edgeguard.json").read_text())
+    man["defenses"] = ["bits:bits=4"]
+    cached.with_name(cached.stem + ".edgeguard.json").write_text(json.dumps(man))
+    assert not default.cached_is_current(cached, sha, specs)  # defenses differ → re-export next time
