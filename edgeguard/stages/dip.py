@@ -249,9 +249,9 @@ class DIP(HostStage):
                         if not bool(active.any()):
                             stopped_by = "plateau"
                             break
+                if self.budget_s is not None and self.device.startswith("cuda") and it % 10 == 0:
+                    torch.cuda.synchronize()  # bound the queued work, so the clock below means done work
                 if self.budget_s is not None and time.perf_counter() - t0 >= self.budget_s:
-                    if self.device.startswith("cuda"):
-                        torch.cuda.synchronize()
                     stopped_by = "budget"
                     for i in torch.nonzero(active).flatten().tolist():
                         stopped_at[i] = it

@@ -123,6 +123,17 @@ def test_cuda_without_cuda_is_a_config_error(name: str) -> None:
         stages.create(name, device="cuda")
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["tvm", "rof", "dip"])
+def test_cuda_matches_cpu(name: str, images: np.ndarray) -> None:
+    # same seed → same mask / weights / input noise (drawn on the CPU generator) on both devices
+    x = torch.from_numpy(images)
+    cpu = make(name)(x)
+    gpu = make(name, device="cuda")(x.cuda())
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-2 if name == "dip" else 1e-4)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_spec_round_trip(name: str) -> None:
     stage = make(name)
