@@ -166,3 +166,14 @@ def test_unwritable_outputs_fail_before_the_loop(sign_engine: Path, tmp_path: Pa
     assert fake.reads == 0
     check_output_file(tmp_path / "ok.mp4", "--record", (".mp4",))
     assert not (tmp_path / "ok.mp4").exists()  # the check leaves no empty file behind
+
+
+def test_display_without_a_screen_says_why_and_runs_headless(
+    sign_engine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    said: list[str] = []
+    src = open_source("synthetic:stop-sign?frames=3", width=160, height=120)
+    s = CameraLoop(load(sign_engine), src, LoopOptions(display=True), log=said.append).run()
+    assert s["frames"] == 3 and said and "running headless" in said[0] and "DISPLAY" in said[0]
