@@ -12,6 +12,7 @@ SIGTERM stop the loop cleanly: the video is finalised and the event log and summ
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 import time
@@ -277,7 +278,11 @@ class CameraLoop:
 
     def _warmup(self) -> None:
         h, w = self.pipe.size
-        self.pipe([np.zeros((h, w, 3), np.uint8)])  # first-call allocation is not latency users see
+        crop, self.pipe.crop = self.pipe.crop, "resize"  # a crop box may not fit the warm-up frame
+        try:
+            self.pipe([np.zeros((h, w, 3), np.uint8)])  # first-call allocation is not latency users see
+        finally:
+            self.pipe.crop = crop
         del self.pipe.engine.timings_ms[:]
 
     def run(self) -> dict[str, Any]:
@@ -291,17 +296,18 @@ class CameraLoop:
                 self.stats.start()
                 thread.start()
                 self._consume()
+        except BaseException as exc:  # the summary still records how far the run got, then re-raise
+            self.stopped_by, self.error = "error", self.error or f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             self._stop.set()
             if thread.is_alive():
                 thread.join(timeout=5.0)  # a blocked network read times out on its own
             self._close_outputs()
             _restore_signals(handlers)
-        summary = self.summary()
-        if self.opt.summary is not None:
-            import json
-
-            Path(self.opt.summary).write_text(json.dumps(summary, indent=2) + "\n")
+            summary = self.summary()
+            if self.opt.summary is not None:
+                Path(self.opt.summary).write_text(json.dumps(summary, indent=2) + "\n")
         return summary
 
     def _consume(self) -> None:

@@ -14,7 +14,7 @@ from edgeguard.camera.channel import END, Backoff, Frame, FrameChannel
 from edgeguard.camera.loop import CameraLoop, LoopOptions, check_task
 from edgeguard.camera.outputs import check_output_file
 from edgeguard.camera.sources import open_source
-from edgeguard.errors import ConfigError
+from edgeguard.errors import ConfigError, InputError
 from edgeguard.pipeline import load
 
 from .fakes import FakeLive, Scripted, count_frames, odd_frames
@@ -177,3 +177,18 @@ def test_display_without_a_screen_says_why_and_runs_headless(
     src = open_source("synthetic:stop-sign?frames=3", width=160, height=120)
     s = CameraLoop(load(sign_engine), src, LoopOptions(display=True), log=said.append).run()
     assert s["frames"] == 3 and said and "running headless" in said[0] and "DISPLAY" in said[0]
+
+
+def test_a_failure_mid_run_still_writes_the_summary(sign_engine: Path, tmp_path: Path) -> None:
+    src = open_source("synthetic:stop-sign?frames=5", width=160, height=120)
+    opts = LoopOptions(crop=(100, 100, 100, 100), summary=tmp_path / "s.json", record=tmp_path / "v.mp4")
+    with pytest.raises(InputError, match="crop box"):
+        CameraLoop(load(sign_engine), src, opts).run()
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["stopped_by"] == "error" and "crop box" in s["error"] and s["frames"] == 0
+
+
+def test_fixed_crop_box_is_what_the_classifier_sees(sign_engine: Path) -> None:
+    src = open_source("synthetic:stop-sign?frames=4", width=160, height=120)
+    loop = CameraLoop(load(sign_engine), src, LoopOptions(crop=(10, 20, 100, 90)))
+    assert loop.run()["frames"] == 4 and loop.pipe.crop == (10, 20, 100, 90)
