@@ -47,8 +47,8 @@ def test_fit_head_lowers_loss_and_leaves_members_alone() -> None:
     before = [p.clone() for p in ens.members.parameters()]
     x = torch.randn(96, 3, 64, 64)
     y = (ens.member_logits(x).argmax(1) % 3).detach()  # a function of the member logits: learnable
-    losses = fit_head(ens, x, y, epochs=40, lr=3e-3, batch_size=32)
-    assert losses[-1] < 0.7 * losses[0]
+    losses = fit_head(ens, x, y, epochs=40, lr=3e-2, batch_size=32)
+    assert losses[-1] < 0.6 * losses[0]
     assert all(torch.equal(a, b) for a, b in zip(before, ens.members.parameters(), strict=True))
 
 
