@@ -111,7 +111,7 @@ class TrainConfig:
     out: str
     arch: str = "signs-resnet"
     data: str = "synthetic"
-    epochs: int = 6
+    epochs: int = 8
     n_train: int = 40000
     n_val: int = 1000
     batch_size: int = 128

@@ -74,7 +74,7 @@ def signs(
     adv: str = typer.Option(
         "none", help="Adversarial training, e.g. pgd:eps=8/255,steps=7 (80 % of batches)."
     ),
-    epochs: int = typer.Option(6, min=1),
+    epochs: int = typer.Option(8, min=1),
     data: str = typer.Option("synthetic", help="synthetic | gtsrb:PATH | folder:PATH"),
     n_train: int = typer.Option(40000, "--n-train", min=1, help="Rendered training images (synthetic)."),
     n_val: int = typer.Option(1000, "--n-val", min=1, help="Validation images."),
