@@ -102,7 +102,7 @@ class CaptureSource(Source):
 
     def open(self) -> None:
         self.close()
-        with _scoped_env(self.env):
+        with _scoped_env({"OPENCV_FFMPEG_LOGLEVEL": "-8", **self.env}), _quiet_opencv():
             cap = cv2.VideoCapture(self.target, self.api, self.open_params)
         if not cap.isOpened():
             cap.release()
@@ -200,6 +200,17 @@ def _scoped_env(env: dict[str, str]):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextmanager
+def _quiet_opencv():
+    """Silence OpenCV's own warnings while opening: the SourceError we raise says what failed, in one line."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _query_int(query: dict[str, str], key: str, default: int, lo: int, hi: int, where: str) -> int:

@@ -76,6 +76,8 @@ def test_video_file_end_to_end(cli, sign_engine: Path, drive_video: Path, tmp_pa
         (["--source", "/no/such/clip.mp4"], "no such file, folder or device"),
         (["--source", "ftp://cam/1"], "unsupported scheme ftp://"),
         (["--source", "csi://x"], "malformed CSI camera"),
+        (["--source", "rtsp://127.0.0.1:9/cam", "--timeout", "1000"], "cannot open stream rtsp://"),
+        (["--source", str(Path(__file__).resolve())], "not a video FFmpeg can decode"),
         (["--source", "synthetic:stop-sign", "--record", "/no/such/dir/v.mp4"], "does not exist"),
         (["--source", "synthetic:stop-sign", "--task", "detection"], "manifest says it is a classification"),
         (["--source", "synthetic:stop-sign", "--stage", "dip"], "--escalate"),
