@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -111,22 +109,6 @@ class SkipNet(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.head(self._level(z, 0)))
-
-
-@contextmanager
-def _one_cpu_thread() -> Iterator[None]:
-    """Run with one intra-op thread, then restore the caller's setting.
-
-    The DIP network is small, so each op is too short to split across threads: measured on the
-    2-core dev machine, 100 iterations at 64×64 take 11 ms/iteration on 1 thread and 21 ms on 2
-    (and 5× worse than that when other processes compete for the cores).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _padded_size(n: int, scales: int) -> int:
@@ -223,8 +205,7 @@ class DIP(HostStage):
         window_means: list[torch.Tensor] = []
         stopped_by = "iters"
         it = 0
-        threads = nullcontext() if self.device.startswith("cuda") else _one_cpu_thread()
-        with torch.enable_grad(), threads:
+        with torch.enable_grad():
             for it in range(1, self.iters + 1):
                 noise = torch.randn(z.shape, generator=self._rng).to(self.device) * noise_std
                 out = net(z + noise)

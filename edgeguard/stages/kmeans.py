@@ -18,7 +18,7 @@ from .base import HostStage, check_number, number_shorthand
 
 def kmeans_quantize(
     img: np.ndarray, k: int, *, attempts: int = 3, max_iter: int = 20, seed: int = 0
-) -> np.ndarray:
+) -> tuple[np.ndarray, int]:
     """Quantise one ``(3, H, W)`` float32 image to ``k`` colours; returns the same shape.
 
     Args:
@@ -29,14 +29,17 @@ def kmeans_quantize(
         seed: OpenCV RNG seed for the k-means++ draws.
 
     Returns:
-        ``(3, H, W)`` float32 with at most ``k`` distinct colours.
+        ``(image, colours)``: ``(3, H, W)`` float32 with at most ``k`` distinct colours, and how many
+        clusters are actually used.
     """
     pixels = np.ascontiguousarray(img.reshape(3, -1).T, dtype=np.float32)
     kk = min(k, pixels.shape[0])
     cv2.setRNGSeed(int(seed))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, max_iter, 1e-4)
     _, labels, centers = cv2.kmeans(pixels, kk, None, criteria, attempts, cv2.KMEANS_PP_CENTERS)
-    return np.ascontiguousarray(centers[labels.ravel()].T.reshape(img.shape))
+    labels = labels.ravel()
+    used = int(np.count_nonzero(np.bincount(labels, minlength=kk)))
+    return np.ascontiguousarray(centers[labels].T.reshape(img.shape)), used
 
 
 parse_kmeans_shorthand = number_shorthand(
@@ -73,7 +76,9 @@ class KMeans(HostStage):
 
     def _run_numpy(self, x: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         out = np.empty_like(x)
+        colours = []
         for i in range(x.shape[0]):
-            out[i] = kmeans_quantize(x[i], self.k, attempts=self.attempts, seed=self.seed or 0)
-        info["colours"] = [int(np.unique(o.reshape(3, -1), axis=1).shape[1]) for o in out]
+            out[i], used = kmeans_quantize(x[i], self.k, attempts=self.attempts, seed=self.seed or 0)
+            colours.append(used)
+        info["colours"] = colours
         return out
