@@ -5,12 +5,19 @@ Each raises :class:`~edgeguard.errors.InputError` with a message naming what was
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
-import torch
 
 from .errors import InputError
+
+
+def _is_tensor(x: Any) -> bool:
+    # torch is imported lazily by whoever made the tensor: the inference path (engines, pipeline,
+    # camera) must not pay torch's start-up time and ~700 MB of memory just to run these guards.
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _shape_of(x: Any) -> tuple[int, ...]:
@@ -29,7 +36,7 @@ def check_batch(x: Any, layout: str = "B C H W", *, name: str = "input", channel
     Raises:
         InputError: wrong type, rank, or channel count.
     """
-    if not isinstance(x, (torch.Tensor, np.ndarray)):
+    if not (_is_tensor(x) or isinstance(x, np.ndarray)):
         raise InputError(f"{name}: expected a torch.Tensor or numpy array, got {type(x).__name__}")
     axes = layout.split()
     shape = _shape_of(x)
@@ -44,14 +51,14 @@ def check_batch(x: Any, layout: str = "B C H W", *, name: str = "input", channel
 
 def check_finite(x: Any, *, name: str = "input") -> None:
     """Raise :class:`InputError` if ``x`` holds NaN or Inf."""
-    ok = bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.isfinite(x).all())
+    ok = bool(x.isfinite().all()) if _is_tensor(x) else bool(np.isfinite(x).all())
     if not ok:
         raise InputError(f"{name}: contains NaN or Inf values; clean the batch before inference")
 
 
 def check_range(x: Any, lo: float = 0.0, hi: float = 1.0, *, name: str = "input", tol: float = 1e-6) -> None:
     """Raise :class:`InputError` if any value of ``x`` lies outside ``[lo, hi]`` (± ``tol``)."""
-    if (x.numel() if isinstance(x, torch.Tensor) else x.size) == 0:
+    if (x.numel() if _is_tensor(x) else x.size) == 0:
         return
     mn, mx = float(x.min()), float(x.max())
     if mn < lo - tol or mx > hi + tol:
@@ -64,7 +71,7 @@ def check_range(x: Any, lo: float = 0.0, hi: float = 1.0, *, name: str = "input"
 def check_image_batch(x: Any, *, name: str = "input") -> None:
     """The standard guard for a ``(B, 3, H, W)`` float batch in [0, 1]: rank, channels, finite, range."""
     check_batch(x, "B C H W", name=name)
-    if isinstance(x, torch.Tensor) and not x.is_floating_point():
+    if _is_tensor(x) and not x.is_floating_point():
         raise InputError(f"{name}: expected a float tensor in [0, 1], got dtype {x.dtype}")
     if isinstance(x, np.ndarray) and not np.issubdtype(x.dtype, np.floating):
         raise InputError(f"{name}: expected a float array in [0, 1], got dtype {x.dtype}")

@@ -149,3 +149,28 @@ def test_manifest_host_stages_are_rebuilt_on_load(tmp_path):
     direct = edgeguard.load(res.path, host_stages=[]).run_batch(JPEG(quality=75)(x))[0]
     np.testing.assert_allclose(staged.outputs["logits"], direct.outputs["logits"], rtol=1e-6)
     assert "stage:jpeg" in staged.timing_ms
+
+
+def test_inference_path_does_not_import_torch(engine_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, edgeguard;"
+        f"p = edgeguard.load({str(engine_path)!r});"
+        "p.run_batch(np.zeros((1, 3, 64, 64), np.float32));"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_engine_timings_are_bounded(engine_path):
+    from edgeguard.engines import open_engine
+
+    eng = open_engine(engine_path)
+    eng.TIMING_WINDOW = 3
+    eng.timings_ms = type(eng.timings_ms)(maxlen=3)
+    for _ in range(5):
+        eng(np.zeros((1, 3, 64, 64), np.float32))
+    assert len(eng.timings_ms) == 3 and eng.last_ms > 0

@@ -221,9 +221,6 @@ class CameraLoop:
         result = self.pipe([view])[0]
         latency = (time.perf_counter() - frame.t_capture) * 1e3
         timing = dict(result.timing_ms)
-        engine = self.pipe.engine
-        if len(engine.timings_ms) > 64:  # the engine keeps every call's time; the loop keeps its own window
-            del engine.timings_ms[:-1]
         decision = result.decision
         top = decision.get("top") or []
         label = top[0]["label"] if top else None
@@ -283,7 +280,7 @@ class CameraLoop:
             self.pipe([np.zeros((h, w, 3), np.uint8)])  # first-call allocation is not latency users see
         finally:
             self.pipe.crop = crop
-        del self.pipe.engine.timings_ms[:]
+        self.pipe.engine.timings_ms.clear()
 
     def run(self) -> dict[str, Any]:
         """Run until the source ends, a limit is reached, a signal arrives, or the source gives up."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,11 +41,13 @@ class Engine(ABC):
 
     manifest: dict[str, Any] | None = None
     provider: str = ""
+    TIMING_WINDOW = 8192
 
     def __init__(self) -> None:
         self.inputs: list[TensorSpec] = []
         self.outputs: list[TensorSpec] = []
-        self.timings_ms: list[float] = []
+        # Bounded: a camera loop calls the engine forever; the newest TIMING_WINDOW calls are kept.
+        self.timings_ms: deque[float] = deque(maxlen=self.TIMING_WINDOW)
         self._active = False
 
     # -- lifecycle ----------------------------------------------------------------------------
