@@ -75,11 +75,11 @@ def test_export_prepends_normalisation_and_matches_torch(name: str, tmp_path) ->
     assert (got.argmax(1) == want.argmax(1)).all()
 
 
-@pytest.mark.slow
 def test_shipped_weights_reach_stated_clean_accuracy() -> None:
     """Fast version of the README measurement (`edgeguard train eval`): 300 held-out rendered images."""
     x, y = render_arrays(SignDataset(300, TEST_SEED), workers=2)
-    for name, floor in (("signs-resnet", 0.94), ("signs-resnet-denoise", 0.80)):
+    # measured on 2,600 images: 99.6 % and 94.1 % (edgeguard/models/weights/signs-eval.json)
+    for name, floor in (("signs-resnet", 0.97), ("signs-resnet-denoise", 0.9)):
         net, info = build(name)
         acc = float((predict(Normalized(net, info.mean, info.std), x) == y).mean())
         assert acc >= floor, (name, acc)
