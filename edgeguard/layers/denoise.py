@@ -206,4 +206,3 @@ def add_denoise_blocks(
             parent = model.get_submodule(parent_name) if parent_name else model
             setattr(parent, leaf, nn.Sequential(stage, block))
     return model
-
