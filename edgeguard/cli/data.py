@@ -20,7 +20,7 @@ def preview(
     what: str = typer.Argument("signs", help="signs (rendered scenes) | templates (front views)"),
     out: Path = typer.Option(Path("signs.png"), "--out", "-o", help="PNG to write."),
     per_class: int = typer.Option(10, "--per-class", min=1, help="Samples per class (one row per class)."),
-    seed: int = typer.Option(2, help="Renderer base seed (2 = the held-out test seed)."),
+    seed: int = typer.Option(4, help="Renderer base seed (4 = preview; 0-3 are train/val/test/calib)."),
     size: int = typer.Option(64, min=16, help="Rendered image side in pixels."),
 ) -> None:
     """Write a contact sheet of rendered signs (one row per class) to look at."""
@@ -47,7 +47,7 @@ def preview(
 def folder(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to fill with <class>/<NNNNN>.png."),
     per_class: int = typer.Option(20, "--per-class", min=1),
-    seed: int = typer.Option(2, help="Renderer base seed (0 train, 1 val, 2 held-out test)."),
+    seed: int = typer.Option(4, help="Renderer base seed (4 = preview; 0-3 are train/val/test/calib)."),
     size: int = typer.Option(64, min=16),
 ) -> None:
     """Write rendered signs as an image folder (calibration sets, ImageFolder training)."""

@@ -11,7 +11,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 
 from edgeguard import manifest as mf
 from edgeguard.errors import ConfigError, EngineError
-from edgeguard.export.quantize import _dedupe_opsets
+from edgeguard.export.compose import dedupe_opsets
 from edgeguard.export.tensorrt import BatchProfile, _parse, ensure_engine
 from edgeguard.samples import photo_batch
 from tests.fakes.tensorrt_fake import MAGIC, make_fake, read_header
@@ -101,7 +101,7 @@ def bad_quant(graphs, tmp_path_factory):
     """The fp32 graph quantised the ways TensorRT rejects: asymmetric uint8 QDQ and operator format."""
     d = tmp_path_factory.mktemp("badq")
     asym, qop, src = d / "asym.onnx", d / "qop.onnx", d / "f.onnx"
-    onnx.save(_dedupe_opsets(onnx.load(str(graphs["fp32"]))), str(src))
+    onnx.save(dedupe_opsets(onnx.load(str(graphs["fp32"]))), str(src))
     quantize_static(
         str(src),
         str(asym),
