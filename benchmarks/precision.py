@@ -1,9 +1,9 @@
 """Precision benchmark: top-1 of the sign model's fp32 / fp16 / int8 ONNX graphs in onnxruntime (CPU)
 on the held-out rendered test set, and their top-1 agreement with fp32. Writes results/precision.json.
 
-The graphs carry the default defense prefix (bits:5 → median:3x3), as deployed. INT8 is calibrated on
-512 renders with the calibration seed (3), disjoint from the test seed (2). Falls back to resnet18 with
-random weights (mechanics only: its "accuracy" is meaningless) when the sign weights are not shipped.
+The graphs carry the default defense prefix (bits:5 → median:3x3), as deployed, and the shipped
+``signs`` weights. INT8 is calibrated on 512 renders with the calibration seed (3), disjoint from the
+test seed (2).
 """
 
 from __future__ import annotations
@@ -26,15 +26,6 @@ N_CALIB = 512
 DEFENSES = ["bits:5", "median:3x3"]
 
 
-def _weights() -> Path | None:
-    from edgeguard.models import WEIGHTS_DIR
-
-    for name in ("signs-resnet.safetensors", "signs-resnet.ckpt.pt"):
-        if (WEIGHTS_DIR / name).is_file():
-            return WEIGHTS_DIR / name
-    return None
-
-
 def _run(path: Path, x: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
@@ -45,11 +36,11 @@ def _run(path: Path, x: np.ndarray) -> np.ndarray:
 def main() -> dict:
     from edgeguard.data import TEST_SEED, SignDataset, render_arrays, save_rgb
     from edgeguard.export.onnx import export
+    from edgeguard.models import REGISTRY
 
-    weights = _weights()
-    model = "signs" if weights else "resnet18"
-    size = 64 if weights else 96
-    result: dict = {"model": model, "weights": weights.name if weights else "random(seed=0)",
+    model, size = "signs", 64
+    weights = Path(REGISTRY.get(model).extra["default_weights"])
+    result: dict = {"model": model, "weights": weights.name,
                     "defenses": DEFENSES, "test_images": N_TEST, "calib_images": N_CALIB,
                     "machine": platform.processor() or platform.machine(), "precisions": {}}
     imgs, labels = render_arrays(SignDataset(N_TEST, TEST_SEED, size))
@@ -72,7 +63,7 @@ def main() -> dict:
             ref = logits["fp32"]
             rel = float(np.abs(logits[p] - ref).max() / np.abs(ref).max())
             result["precisions"][p] = {
-                "top1": round(float((pred == labels).mean()), 4) if weights else None,
+                "top1": round(float((pred == labels).mean()), 4),
                 "agreement_with_fp32": round(float((pred == ref.argmax(1)).mean()), 4),
                 "max_rel_vs_fp32": rel,
                 "export_parity": res.manifest.get("precision_parity"),
@@ -80,9 +71,8 @@ def main() -> dict:
                 "export_seconds": round(secs, 1),
                 "file_kb": round(res.path.stat().st_size / 1024, 1),
             }
-    if weights:
-        r = result["precisions"]
-        result["int8_drop_points"] = round(100 * (r["fp32"]["top1"] - r["int8"]["top1"]), 2)
+    r = result["precisions"]
+    result["int8_drop_points"] = round(100 * (r["fp32"]["top1"] - r["int8"]["top1"]), 2)
     out = HERE / "results" / "precision.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
