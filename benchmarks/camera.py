@@ -128,7 +128,7 @@ def soak(engine: Path, frames: int, tmp: Path) -> dict[str, Any]:
         },
         "rss_growth_mb": round(end - warm, 1),
         "rss_growth_pct": round(100.0 * (end - warm) / warm, 2),
-        "rss_note": "baseline includes torch (imported by edgeguard.checks) and onnxruntime",
+        "torch_imported": "torch" in sys.modules,
         "target_growth_pct": 5.0,
         "labels": summary["labels"],
         "dropped": summary["dropped"],
