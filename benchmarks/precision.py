@@ -30,7 +30,7 @@ def _run(path: Path, x: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return np.concatenate([sess.run(None, {"input": x[i:i + 100]})[0] for i in range(0, len(x), 100)])
+    return np.concatenate([sess.run(None, {"input": x[i : i + 100]})[0] for i in range(0, len(x), 100)])
 
 
 def main() -> dict:
@@ -40,9 +40,15 @@ def main() -> dict:
 
     model, size = "signs", 64
     weights = Path(REGISTRY.get(model).extra["default_weights"])
-    result: dict = {"model": model, "weights": weights.name,
-                    "defenses": DEFENSES, "test_images": N_TEST, "calib_images": N_CALIB,
-                    "machine": platform.processor() or platform.machine(), "precisions": {}}
+    result: dict = {
+        "model": model,
+        "weights": weights.name,
+        "defenses": DEFENSES,
+        "test_images": N_TEST,
+        "calib_images": N_CALIB,
+        "machine": platform.processor() or platform.machine(),
+        "precisions": {},
+    }
     imgs, labels = render_arrays(SignDataset(N_TEST, TEST_SEED, size))
     x = imgs.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
     with tempfile.TemporaryDirectory() as d:
@@ -53,8 +59,16 @@ def main() -> dict:
         logits = {}
         for p in ("fp32", "fp16", "int8"):
             t0 = time.perf_counter()
-            res = export(model, weights=weights, defense=DEFENSES, input_size=size, out=Path(d) / f"{p}.onnx",
-                         precision=p, calib=cal if p == "int8" else None, min_agreement=0.0)
+            res = export(
+                model,
+                weights=weights,
+                defense=DEFENSES,
+                input_size=size,
+                out=Path(d) / f"{p}.onnx",
+                precision=p,
+                calib=cal if p == "int8" else None,
+                min_agreement=0.0,
+            )
             secs = time.perf_counter() - t0
             t1 = time.perf_counter()
             logits[p] = _run(res.path, x)

@@ -27,15 +27,20 @@ def provider_options(
     for name in providers:
         if name == TRT_EP:
             cache = Path(model_path).resolve().parent / CACHE_DIR
-            out.append((name, {
-                "trt_engine_cache_enable": "True",
-                "trt_engine_cache_path": str(cache),
-                "trt_timing_cache_enable": "True",
-                "trt_timing_cache_path": str(cache),
-                "trt_max_workspace_size": str(int(workspace_mb) << 20),
-                "trt_fp16_enable": "True" if precision == "fp16" else "False",
-                "trt_int8_enable": "True" if precision == "int8" else "False",
-            }))
+            out.append(
+                (
+                    name,
+                    {
+                        "trt_engine_cache_enable": "True",
+                        "trt_engine_cache_path": str(cache),
+                        "trt_timing_cache_enable": "True",
+                        "trt_timing_cache_path": str(cache),
+                        "trt_max_workspace_size": str(int(workspace_mb) << 20),
+                        "trt_fp16_enable": "True" if precision == "fp16" else "False",
+                        "trt_int8_enable": "True" if precision == "int8" else "False",
+                    },
+                )
+            )
         elif name == CUDA_EP:
             out.append((name, {"device_id": "0", "cudnn_conv_algo_search": "HEURISTIC"}))
         else:

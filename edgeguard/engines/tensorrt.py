@@ -66,8 +66,10 @@ class TensorRTEngine(Engine):
 
         src = self.path.with_name(str(record.get("onnx", "")))
         current = {
-            "onnx_sha256": record.get("onnx_sha256"), "version": str(self._trt.__version__),
-            "device": _trt.device_info(), "precision": record.get("precision"),
+            "onnx_sha256": record.get("onnx_sha256"),
+            "version": str(self._trt.__version__),
+            "device": _trt.device_info(),
+            "precision": record.get("precision"),
             "profile": record.get("profile"),
         }
         reason = stale_reason(record, current)
@@ -81,8 +83,14 @@ class TensorRTEngine(Engine):
             )
         log.warning("rebuilding %s: %s", self.path.name, reason)
         typed = bool(record.get("strongly_typed")) and _trt.major(self._trt) < 11
-        build = ensure_engine(src, self.path, batch=BatchProfile(**record["profile"]), force=True,
-                              workspace_mb=int(record.get("workspace_mb", 1024)), strongly_typed=typed)
+        build = ensure_engine(
+            src,
+            self.path,
+            batch=BatchProfile(**record["profile"]),
+            force=True,
+            workspace_mb=int(record.get("workspace_mb", 1024)),
+            strongly_typed=typed,
+        )
         self.manifest = mf.load_sidecar(build.sidecar)
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -115,8 +123,9 @@ class TensorRTEngine(Engine):
             spec = TensorSpec(name, dtype, shape)
             if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                 self.inputs.append(spec)
-                self._profiles[name] = tuple(tuple(int(d) for d in s)
-                                             for s in engine.get_tensor_profile_shape(name, 0))
+                self._profiles[name] = tuple(
+                    tuple(int(d) for d in s) for s in engine.get_tensor_profile_shape(name, 0)
+                )
             else:
                 self.outputs.append(spec)
 

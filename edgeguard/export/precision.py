@@ -196,8 +196,9 @@ def eval_images(data: dict[str, Any], calib: str | Path | None, photos: int) -> 
     return x
 
 
-def compare_graphs(ref_model: Any, low_model: Any, x: np.ndarray, opts: PrecisionOptions,
-                   input_name: str = "input") -> PrecisionParity:
+def compare_graphs(
+    ref_model: Any, low_model: Any, x: np.ndarray, opts: PrecisionOptions, input_name: str = "input"
+) -> PrecisionParity:
     """Run both graphs on ``x`` and compare the first output (norm-wise relative error, top-1)."""
     from .parity import compare
 
@@ -205,12 +206,14 @@ def compare_graphs(ref_model: Any, low_model: Any, x: np.ndarray, opts: Precisio
     got = _session(low_model.SerializeToString()).run(None, {input_name: x})[0]
     p = compare(ref, got.astype(np.float32), FP16_TOLERANCE)
     tol = opts.fp16_tolerance if opts.precision == "fp16" else None
-    return PrecisionParity(opts.precision, p.images, p.max_abs, p.max_rel, p.top1_agreement,
-                           opts.min_agreement, tol)
+    return PrecisionParity(
+        opts.precision, p.images, p.max_abs, p.max_rel, p.top1_agreement, opts.min_agreement, tol
+    )
 
 
-def lower(model: Any, data: dict[str, Any], fp32_path: str | Path, opts: PrecisionOptions,
-          photos: int = 4) -> tuple[Any, dict[str, Any]]:
+def lower(
+    model: Any, data: dict[str, Any], fp32_path: str | Path, opts: PrecisionOptions, photos: int = 4
+) -> tuple[Any, dict[str, Any]]:
     """Lower the exported FP32 ``model`` (also saved at ``fp32_path``) to ``opts.precision``.
 
     Returns the new model and the manifest with ``precision``, ``precision_parity`` and (INT8)

@@ -305,22 +305,36 @@ def ensure_engine(
     name = plan_name(src.stem, profile, trt.__version__, device, precision)
     path = Path(out) if out else src.with_name(name)
     expected = {
-        "onnx_sha256": file_sha256(src), "version": str(trt.__version__), "device": device,
-        "precision": precision, "profile": profile.as_dict(),
+        "onnx_sha256": file_sha256(src),
+        "version": str(trt.__version__),
+        "device": device,
+        "precision": precision,
+        "profile": profile.as_dict(),
     }
     side = mf.sidecar_path(path)
     if path.is_file() and not force:
-        recorded = (mf.load_sidecar(side).get("tensorrt") if side.is_file() else None)
+        recorded = mf.load_sidecar(side).get("tensorrt") if side.is_file() else None
         reason = stale_reason(recorded, expected)
         if reason is None:
-            log.info("reusing %s (matches %s, TensorRT %s, %s)", path.name, src.name, trt.__version__,
-                     device["name"])
+            log.info(
+                "reusing %s (matches %s, TensorRT %s, %s)",
+                path.name,
+                src.name,
+                trt.__version__,
+                device["name"],
+            )
             return EngineBuild(path, side, False, "cache valid", recorded)  # type: ignore[arg-type]
         log.warning("rebuilding %s: %s", path.name, reason)
     else:
         reason = "forced rebuild" if path.is_file() else "no plan yet"
     cache = Path(timing_cache) if timing_cache else src.with_name(TIMING_CACHE_NAME)
-    record = build_plan(src, path, profile=profile, workspace_mb=workspace_mb, timing_cache=cache,
-                        strongly_typed=strongly_typed)
+    record = build_plan(
+        src,
+        path,
+        profile=profile,
+        workspace_mb=workspace_mb,
+        timing_cache=cache,
+        strongly_typed=strongly_typed,
+    )
     data = dict(data, precision=precision, tensorrt=record)
     return EngineBuild(path, mf.save_sidecar(data, path), True, reason, record)

@@ -87,8 +87,20 @@ def test_int8_rejects_undecodable_image(tmp_path):
 def test_cli_int8_and_one_line_error(exports, cli, tmp_path):
     cal = exports[1]
     src = exports[0]["fp32"].path.parent / "tiny.onnx"
-    ok = cli("export", str(src), "--defense", "bits:5", "--normalize", "imagenet", "--precision", "int8",
-             "--calib", str(cal), "-o", str(tmp_path / "q.onnx"))
+    ok = cli(
+        "export",
+        str(src),
+        "--defense",
+        "bits:5",
+        "--normalize",
+        "imagenet",
+        "--precision",
+        "int8",
+        "--calib",
+        str(cal),
+        "-o",
+        str(tmp_path / "q.onnx"),
+    )
     assert ok.returncode == 0, ok.stderr
     assert "int8" in ok.stdout and "top-1 agreement" in ok.stdout and "24 images" in ok.stdout
     assert "fewer than 300" in ok.stderr

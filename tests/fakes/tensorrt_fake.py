@@ -164,7 +164,7 @@ def make_fake(version: str = "10.3.0", device: str = "sm87") -> types.ModuleType
 
     class TimingCache:
         def __init__(self, blob: bytes) -> None:
-            self.builds = int(blob[len(b"FAKECACHE"):] or 0) if blob.startswith(b"FAKECACHE") else 0
+            self.builds = int(blob[len(b"FAKECACHE") :] or 0) if blob.startswith(b"FAKECACHE") else 0
 
         def serialize(self) -> bytes:
             return b"FAKECACHE%d" % self.builds
@@ -223,9 +223,13 @@ def make_fake(version: str = "10.3.0", device: str = "sm87") -> types.ModuleType
                 config.cache.builds += 1
             pinned = [la.name for la in network.layers if la.precision is not None]
             header = {
-                "version": version, "device": trt.DEVICE, "flags": sorted(config.flags),
-                "strongly_typed": network.strongly_typed, "pinned": pinned,
-                "workspace": config.pools.get(0), "profile": config.profiles[0].shapes,
+                "version": version,
+                "device": trt.DEVICE,
+                "flags": sorted(config.flags),
+                "strongly_typed": network.strongly_typed,
+                "pinned": pinned,
+                "workspace": config.pools.get(0),
+                "profile": config.profiles[0].shapes,
             }
             return MAGIC + json.dumps(header).encode() + b"\n" + network.onnx
 
@@ -269,8 +273,10 @@ def make_fake(version: str = "10.3.0", device: str = "sm87") -> types.ModuleType
             self.session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
             self.inputs = [i.name for i in self.session.get_inputs()]
             self.outputs = [o.name for o in self.session.get_outputs()]
-            self._shapes = {a.name: tuple(d if isinstance(d, int) else -1 for d in a.shape)
-                            for a in [*self.session.get_inputs(), *self.session.get_outputs()]}
+            self._shapes = {
+                a.name: tuple(d if isinstance(d, int) else -1 for d in a.shape)
+                for a in [*self.session.get_inputs(), *self.session.get_outputs()]
+            }
 
         num_io_tensors = property(lambda self: len(self.inputs) + len(self.outputs))
 
@@ -300,7 +306,7 @@ def make_fake(version: str = "10.3.0", device: str = "sm87") -> types.ModuleType
             if not bytes(blob).startswith(MAGIC) or b"\n" not in blob:
                 self.logger.log(1, "Serialization assertion failed: magic tag mismatch")
                 return None
-            head, onnx_bytes = bytes(blob)[len(MAGIC):].split(b"\n", 1)
+            head, onnx_bytes = bytes(blob)[len(MAGIC) :].split(b"\n", 1)
             header = json.loads(head)
             if header["version"] != version or header["device"] != trt.DEVICE:
                 self.logger.log(1, "The engine plan file is not compatible with this version/device")
@@ -320,4 +326,4 @@ def _view(ptr: int, shape: tuple, dtype: Any) -> np.ndarray:
 
 def read_header(plan: bytes) -> dict:
     """The JSON header of a fake plan (what flags/precision the builder was given)."""
-    return json.loads(plan[len(MAGIC):].split(b"\n", 1)[0])
+    return json.loads(plan[len(MAGIC) :].split(b"\n", 1)[0])

@@ -28,9 +28,16 @@ def tiny_onnx(path: Path, size: int = 32) -> Path:
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Tiny().eval(), (torch.rand(1, 3, size, size),), str(path), dynamo=False,
-                          opset_version=17, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "b"}, "y": {0: "b"}})
+        torch.onnx.export(
+            Tiny().eval(),
+            (torch.rand(1, 3, size, size),),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
+        )
     return path
 
 
@@ -53,5 +60,11 @@ def export_tiny(folder: Path, precision: str = "fp32", calib: Path | None = None
     if not src.exists():
         tiny_onnx(src)
     out = folder / (name or f"tiny_{precision}.onnx")
-    return export(str(src), defense=["bits:5", "median:3x3"], normalize="imagenet", out=out,
-                  precision=precision, calib=calib)
+    return export(
+        str(src),
+        defense=["bits:5", "median:3x3"],
+        normalize="imagenet",
+        out=out,
+        precision=precision,
+        calib=calib,
+    )

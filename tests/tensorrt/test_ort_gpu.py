@@ -6,8 +6,11 @@ from edgeguard.engines.ort_gpu import provider_options
 
 
 def test_tensorrt_ep_options_follow_the_graph_precision(tmp_path):
-    opts = provider_options(["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-                            tmp_path / "m.onnx", {"precision": "int8"})
+    opts = provider_options(
+        ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+        tmp_path / "m.onnx",
+        {"precision": "int8"},
+    )
     name, trt = opts[0]
     assert name == "TensorrtExecutionProvider"
     assert trt["trt_engine_cache_enable"] == "True" and trt["trt_timing_cache_enable"] == "True"

@@ -37,8 +37,11 @@ def test_batch_outside_profile_names_it(use_trt, graphs, tmp_path):
     use_trt("10.3.0")
     plan = ensure_engine(shutil.copy(graphs["fp32"], tmp_path / "m.onnx"), batch="2,4,8").path
     eng = open_engine(plan)
-    with pytest.raises(InputError, match=r"shape \(9, 3, 32, 32\) is outside .* max \(8, 3, 32, 32\) "
-                                         r"\(built with --batch 2,4,8\)"):
+    with pytest.raises(
+        InputError,
+        match=r"shape \(9, 3, 32, 32\) is outside .* max \(8, 3, 32, 32\) "
+        r"\(built with --batch 2,4,8\)",
+    ):
         eng(photo_batch(9, (32, 32)))
     with pytest.raises(InputError, match=r"shape \(1, 3, 32, 32\) is outside"):
         eng(photo_batch(1, (32, 32)))
