@@ -10,7 +10,8 @@ from ..errors import ConfigError
 from .app import app
 
 data_app = typer.Typer(
-    help="Procedural traffic-sign data: contact sheets, image folders and calibration sets.", no_args_is_help=True
+    help="Procedural traffic-sign data: contact sheets, image folders and calibration sets.",
+    no_args_is_help=True,
 )
 app.add_typer(data_app, name="data")
 
