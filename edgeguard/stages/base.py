@@ -111,7 +111,10 @@ class HostStage:
 
     Subclasses set the class attributes, validate their parameters in ``__init__``, fill
     ``self.params`` (the keyword parameters that rebuild the stage, used for :attr:`spec`) and
-    implement exactly one of :meth:`_run_torch` / :meth:`_run_numpy`.
+    implement the body their ``backend`` names (checked when the subclass is defined):
+    ``_run_torch(x, info) -> tensor`` on a float32 ``(B, 3, H, W)`` tensor on ``self.device``, or
+    ``_run_numpy(x, info) -> array`` on a float32 ``(B, 3, H, W)`` array on the CPU. Either may add
+    keys to ``info``, which becomes ``last_info``.
 
     Attributes:
         name: registry name.
@@ -128,6 +131,18 @@ class HostStage:
     random: ClassVar[bool] = False
     backend: ClassVar[str] = "torch"  # "torch": _run_torch on self.device; "numpy": _run_numpy on CPU
     cpu_only: ClassVar[str] = ""  # non-empty: why the stage has no CUDA path (device="cuda" is refused)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The body a stage implements is fixed by its ``backend``; checking at class definition turns
+        # a missing or mismatched body into an error when the module is imported, not at call time.
+        super().__init_subclass__(**kwargs)
+        if not cls.name:
+            return  # an intermediate base class
+        want, other = ("_run_torch", "_run_numpy") if cls.backend == "torch" else ("_run_numpy", "_run_torch")
+        if cls.backend not in ("torch", "numpy") or not callable(getattr(cls, want, None)):
+            raise TypeError(f"stage {cls.name!r}: backend {cls.backend!r} needs a {want} method")
+        if hasattr(cls, other):
+            raise TypeError(f"stage {cls.name!r}: backend {cls.backend!r} must not define {other}")
 
     def __init__(self, *, device: str = "cpu", seed: int | None = None) -> None:
         self.device = self._check_device(device)
@@ -209,14 +224,15 @@ class HostStage:
             x = x.to(self.device, torch.float32)
             threads = nullcontext() if self.device.startswith("cuda") else one_cpu_thread()
             with torch.no_grad(), threads:
-                y = self._run_torch(x, info).clamp_(0.0, 1.0)
+                y = self._run_torch(x, info).clamp_(0.0, 1.0)  # type: ignore[attr-defined]
             if is_torch:
                 out = y.to(batch.device, batch.dtype)
             else:
                 out = y.cpu().numpy().astype(batch.dtype, copy=False)
         else:
             x_np = batch.detach().cpu().numpy() if is_torch else batch
-            y_np = np.clip(self._run_numpy(np.ascontiguousarray(x_np, dtype=np.float32), info), 0.0, 1.0)
+            body = self._run_numpy  # type: ignore[attr-defined]
+            y_np = np.clip(body(np.ascontiguousarray(x_np, dtype=np.float32), info), 0.0, 1.0)
             out = (
                 torch.from_numpy(y_np).to(batch.device, batch.dtype) if is_torch else y_np.astype(batch.dtype)
             )
@@ -228,14 +244,6 @@ class HostStage:
             **info,
         }
         return out
-
-    def _run_torch(self, x: torch.Tensor, info: dict[str, Any]) -> torch.Tensor:
-        """Stage body on a float32 ``(B, 3, H, W)`` tensor on ``self.device``; may add to ``info``."""
-        raise NotImplementedError(f"{type(self).__name__} implements _run_numpy")
-
-    def _run_numpy(self, x: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """Stage body on a float32 ``(B, 3, H, W)`` numpy array; may add to ``info``."""
-        raise NotImplementedError(f"{type(self).__name__} implements _run_torch")
 
 
 def to_uint8_hwc(img: np.ndarray, *, bgr: bool = True) -> np.ndarray:

@@ -172,3 +172,21 @@ def test_dip_specs() -> None:
 def test_bad_shorthands(spec: str) -> None:
     with pytest.raises(ConfigError):
         stages.from_spec(spec)
+
+
+def test_stage_body_must_match_its_backend() -> None:
+    from edgeguard.stages.base import HostStage
+
+    with pytest.raises(TypeError, match="needs a _run_torch"):
+        type("NoBody", (HostStage,), {"name": "nobody"})
+    with pytest.raises(TypeError, match="must not define _run_torch"):
+        type(
+            "Both",
+            (HostStage,),
+            {
+                "name": "both",
+                "backend": "numpy",
+                "_run_numpy": lambda s, x, i: x,
+                "_run_torch": lambda s, x, i: x,
+            },
+        )
