@@ -27,3 +27,9 @@ class EngineError(EdgeGuardError):
 
 class SourceError(EdgeGuardError):
     """A camera / stream / file source cannot be opened or has failed for good."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of a third-party exception's message (or its type), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

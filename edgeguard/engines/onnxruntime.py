@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import manifest as mf
-from ..errors import ConfigError, EngineError
+from ..errors import ConfigError, EngineError, first_line
 from .base import Engine, TensorSpec
 
 # Short names accepted by --provider, in preference order for "auto".
@@ -95,7 +95,7 @@ class OnnxRuntimeEngine(Engine):
         try:
             self._session = ort.InferenceSession(str(self.path), opts, providers=providers)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise EngineError(f"onnxruntime cannot load {self.path.name}: {first}") from None
         self.provider = self._session.get_providers()[0]
         self.inputs = [self._spec(i) for i in self._session.get_inputs()]
@@ -114,7 +114,5 @@ class OnnxRuntimeEngine(Engine):
         try:
             values = self._session.run(names, feed)
         except Exception as exc:
-            raise EngineError(
-                f"onnxruntime failed on {self.path.name}: {str(exc).splitlines()[0][:200]}"
-            ) from None
+            raise EngineError(f"onnxruntime failed on {self.path.name}: {first_line(exc)}") from None
         return dict(zip(names, values))

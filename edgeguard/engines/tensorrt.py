@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import manifest as mf
-from ..errors import EngineError, InputError
+from ..errors import EngineError, InputError, first_line
 from . import _trt
 from .base import Engine, TensorSpec
 
@@ -103,7 +103,7 @@ class TensorRTEngine(Engine):
         try:
             engine = runtime.deserialize_cuda_engine(self.path.read_bytes())
         except Exception as exc:  # some versions raise instead of returning None
-            engine, why = None, str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            engine, why = None, first_line(exc, 160)
         else:
             why = "TensorRT returned no engine"
         if engine is None:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .. import defenses, manifest
-from ..errors import ConfigError, EngineError
+from ..errors import ConfigError, EngineError, first_line
 from .wrap import DefendedModel, Normalize
 
 
@@ -31,9 +31,7 @@ def _load(path: Path) -> Any:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)
     except Exception as exc:
-        raise EngineError(
-            f"{path.name} is not a valid ONNX model ({str(exc).splitlines()[0][:120]})"
-        ) from None
+        raise EngineError(f"{path.name} is not a valid ONNX model ({first_line(exc, 120)})") from None
     return model
 
 
