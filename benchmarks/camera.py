@@ -80,7 +80,7 @@ def fps_and_latency(engine: Path, frames: int, tmp: Path) -> dict[str, Any]:
     }
     # The same loop with a network that dominates the frame time (ResNet-18, 224×224, random weights):
     # the loop's fixed per-frame cost (~2–3 ms at 640×480 with overlay + MP4) is then a small share.
-    from edgeguard.export.onnx import export
+    from edgeguard.exporter.onnx import export
 
     r18 = export("resnet18", defense=["bits:5", "median:3x3"], out=tmp / "r18.onnx", parity_images=1).path
     heavy, _ = _run(r18, f"synthetic:stop-sign?frames={min(frames, 150)}", tmp, crop="center")

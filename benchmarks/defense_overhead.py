@@ -32,7 +32,7 @@ def _median_ms(fn, runs: int) -> float:
 def engine_overhead(runs: int = 30, size: int = 224) -> dict:
     import onnxruntime as ort
 
-    from edgeguard.export.onnx import export
+    from edgeguard.exporter.onnx import export
     from edgeguard.samples import photo_batch
 
     x = photo_batch(1, (size, size))

@@ -35,7 +35,7 @@ def _run(path: Path, x: np.ndarray) -> np.ndarray:
 
 def main() -> dict:
     from edgeguard.data import TEST_SEED, SignDataset, render_arrays, save_rgb
-    from edgeguard.export.onnx import export
+    from edgeguard.exporter.onnx import export
     from edgeguard.models import REGISTRY
 
     model, size = "signs", 64

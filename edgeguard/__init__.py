@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def __getattr__(name: str) -> Any:
@@ -17,9 +17,9 @@ def __getattr__(name: str) -> Any:
 
         return getattr(pipeline, name)
     if name == "export":
-        import importlib
+        from .exporter.onnx import export
 
-        return importlib.import_module(".export", __name__)  # a callable package, see export/__init__
+        return export
     raise AttributeError(f"module 'edgeguard' has no attribute {name!r}")
 
 

@@ -7,7 +7,7 @@ import torch
 
 import edgeguard
 from edgeguard.errors import ConfigError, InputError
-from edgeguard.export.onnx import export
+from edgeguard.exporter.onnx import export
 from edgeguard.pipeline import Pipeline
 from edgeguard.preprocess import load_image, preprocess
 from edgeguard.samples import photo

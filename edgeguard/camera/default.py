@@ -43,7 +43,7 @@ def engine_path() -> Path:
 def expected_source() -> tuple[str, list[str]]:
     """(sha256 of the bundled weights, canonical defense specs) that a fresh export would record."""
     from .. import defenses, models
-    from ..export.onnx import file_sha256
+    from ..exporter.onnx import file_sha256
 
     entry = models.REGISTRY.get(MODEL)
     weights = entry.extra.get("default_weights")
@@ -75,7 +75,7 @@ def ensure_engine(log=print) -> Path:  # noqa: ANN001 - any callable taking one 
     sha, specs = expected_source()
     if cached_is_current(path, sha, specs):
         return path
-    from ..export.onnx import export
+    from ..exporter.onnx import export
 
     log(f"exporting the bundled stop-sign model with {' + '.join(DEFENSES)} to {path} (first run only) …")
     res = export(MODEL, defense=list(DEFENSES), out=path)

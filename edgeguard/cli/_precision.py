@@ -18,7 +18,7 @@ def plan_engine(engine: str, batch: str) -> Any:
     """
     if engine not in ENGINES:
         raise ConfigError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
-    from ..export.tensorrt import BatchProfile
+    from ..exporter.tensorrt import BatchProfile
 
     profile = BatchProfile.parse(batch)
     if engine == "onnx":
@@ -50,7 +50,7 @@ def engine_report(res: Any, profile: Any, workspace: int) -> None:
             err_console.print(f"[yellow]warning:[/] {cal['warning']}")
     if profile is None:
         return
-    from ..export.tensorrt import ensure_engine
+    from ..exporter.tensorrt import ensure_engine
 
     with console.status("building TensorRT plan …"):
         build = ensure_engine(res.path, batch=profile, workspace_mb=workspace)

@@ -78,7 +78,7 @@ def export_cmd(
     The export fails (exit 2, no file written) if onnxruntime and torch disagree beyond --tolerance
     on real photos.
     """
-    from ..export.onnx import export
+    from ..exporter.onnx import export
     from ._precision import engine_report, plan_engine
 
     build = plan_engine(engine, batch)  # fails fast (TensorRT/GPU missing, bad --batch) before exporting

@@ -62,7 +62,7 @@ class TensorRTEngine(Engine):
         record = (self.manifest or {}).get("tensorrt")
         if not record:
             return
-        from ..export.tensorrt import BatchProfile, ensure_engine, stale_reason  # lazy: build side
+        from ..exporter.tensorrt import BatchProfile, ensure_engine, stale_reason  # lazy: build side
 
         src = self.path.with_name(str(record.get("onnx", "")))
         current = {

@@ -17,7 +17,7 @@ def sign_engine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Random weights keep these tests independent of the shipped checkpoint; the demo test uses the real one.
     """
     from edgeguard import models
-    from edgeguard.export.onnx import export
+    from edgeguard.exporter.onnx import export
     from edgeguard.models.signs import signs_resnet
     from edgeguard.registry import Entry
 

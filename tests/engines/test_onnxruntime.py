@@ -6,7 +6,7 @@ import pytest
 from edgeguard.engines import open_engine
 from edgeguard.engines.onnxruntime import choose_providers
 from edgeguard.errors import ConfigError, EngineError, InputError
-from edgeguard.export.onnx import export
+from edgeguard.exporter.onnx import export
 from edgeguard.samples import photo_batch
 
 

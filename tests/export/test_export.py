@@ -12,7 +12,7 @@ import torch
 
 from edgeguard import manifest as mf
 from edgeguard.errors import ConfigError, EngineError, ModelError
-from edgeguard.export.onnx import export
+from edgeguard.exporter.onnx import export
 from edgeguard.samples import photo_batch
 
 
@@ -110,7 +110,7 @@ def test_bad_inputs(tmp_path):
 
 
 def test_parity_failure_writes_nothing(tmp_path, monkeypatch):
-    import edgeguard.export.onnx as eo
+    import edgeguard.exporter.onnx as eo
 
     keep = tmp_path / "r.onnx"
     keep.write_bytes(b"previous good file")

@@ -9,8 +9,8 @@ from onnx import TensorProto, numpy_helper
 
 from edgeguard import manifest as mf
 from edgeguard.errors import ConfigError, InputError
-from edgeguard.export.precision import PrecisionOptions, graph_precision
-from edgeguard.export.quantize import check_tensorrt_qdq, prefix_nodes
+from edgeguard.exporter.precision import PrecisionOptions, graph_precision
+from edgeguard.exporter.quantize import check_tensorrt_qdq, prefix_nodes
 from tests.fakes.tiny import calib_folder, export_tiny
 
 

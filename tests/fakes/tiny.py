@@ -54,7 +54,7 @@ def calib_folder(path: Path, n: int = 24, size: int = 32) -> Path:
 
 def export_tiny(folder: Path, precision: str = "fp32", calib: Path | None = None, name: str | None = None):
     """Export the tiny model with bits:5 + median:3x3 + ImageNet normalisation at ``precision``."""
-    from edgeguard.export.onnx import export
+    from edgeguard.exporter.onnx import export
 
     src = folder / "tiny.onnx"
     if not src.exists():

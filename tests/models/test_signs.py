@@ -60,7 +60,7 @@ def test_wrong_or_corrupt_weights_name_the_problem(tmp_path) -> None:
 @pytest.mark.parametrize("name", ["signs-resnet", "signs-resnet-denoise"])
 def test_export_prepends_normalisation_and_matches_torch(name: str, tmp_path) -> None:
     """The exported graph takes [0, 1] pixels (normalisation from ModelInfo) and matches torch."""
-    from edgeguard.export.onnx import export
+    from edgeguard.exporter.onnx import export
 
     out = tmp_path / f"{name}.onnx"
     export(name, out=out)

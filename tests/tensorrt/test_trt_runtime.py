@@ -11,7 +11,7 @@ import pytest
 
 from edgeguard.engines import open_engine
 from edgeguard.errors import EngineError, InputError
-from edgeguard.export.tensorrt import ensure_engine
+from edgeguard.exporter.tensorrt import ensure_engine
 from edgeguard.samples import photo_batch
 
 

@@ -1,6 +1,6 @@
 """Export: a torch classifier (or an existing ONNX graph) + traceable defenses → one ONNX graph.
 
-Steps: build the :class:`~edgeguard.export.wrap.DefendedModel`, trace it with the TorchScript-based
+Steps: build the :class:`~edgeguard.exporter.wrap.DefendedModel`, trace it with the TorchScript-based
 exporter (``dynamo=False``: it needs no extra dependency, handles every torchvision classifier, and
 keeps node names stable), run ``onnx.checker``, simplify with onnxslim, embed the manifest, check
 parity against torch eager on real photos, and only then move the file into place next to its
@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__, defenses, manifest, models
+from .. import defenses, manifest, models
+from .._version import __version__
 from ..errors import ConfigError, EngineError
 from .parity import Parity, check_onnx
 from .wrap import DefendedModel, Normalize
@@ -128,7 +129,7 @@ def _finish(
 ) -> ExportResult:
     """Check, embed the manifest, check parity on a temp file, then move into place.
 
-    ``lowp`` (:class:`~edgeguard.export.precision.PrecisionOptions`) lowers the parity-checked FP32
+    ``lowp`` (:class:`~edgeguard.exporter.precision.PrecisionOptions`) lowers the parity-checked FP32
     graph to FP16/INT8 and checks it against FP32 before anything is written. ``host_stages`` (canonical
     stage specs) are recorded in the manifest so ``edgeguard.load`` rebuilds them.
     """
@@ -220,7 +221,7 @@ def export(
         tolerance: maximum norm-wise relative error between onnxruntime and torch.
         parity_images: how many real photos the parity check runs.
         seed: torch seed for random initialisation (makes random-weight exports reproducible).
-        precision: ``fp32``, ``fp16`` or ``int8`` (see :mod:`edgeguard.export.precision`).
+        precision: ``fp32``, ``fp16`` or ``int8`` (see :mod:`edgeguard.exporter.precision`).
         calib: folder of calibration images (required for ``int8``).
         min_agreement: minimum top-1 agreement of an fp16/int8 graph with the fp32 one.
         stage: host-stage specs (``tvm:keep=0.5``) the deployed pipeline runs before the engine;
