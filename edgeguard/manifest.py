@@ -175,12 +175,16 @@ def loads(text: str, *, where: str = "manifest") -> dict[str, Any]:
         raise ConfigError(f"{where}: {err}") from None
 
 
-def save_sidecar(data: dict[str, Any], engine_path: str | Path) -> Path:
-    """Write ``NAME.edgeguard.json`` beside ``engine_path`` (with ``engine`` set to its file name)."""
+def save_sidecar(data: dict[str, Any], engine_path: str | Path, *, to: str | Path | None = None) -> Path:
+    """Write ``NAME.edgeguard.json`` beside ``engine_path`` (with ``engine`` set to its file name).
+
+    ``to`` writes the same text to another file instead (a temp of an
+    :class:`~edgeguard.outputs.OutputGroup`, renamed onto the sidecar path once everything succeeded).
+    """
     data = dict(data, engine=Path(engine_path).name)
-    out = sidecar_path(engine_path)
+    out = Path(to) if to is not None else sidecar_path(engine_path)
     out.write_text(dumps(data) + "\n")
-    return out
+    return sidecar_path(engine_path)
 
 
 def load_sidecar(path: str | Path) -> dict[str, Any]:

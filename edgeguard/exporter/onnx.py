@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import tempfile
 import time
 import warnings
@@ -26,6 +25,7 @@ import torch
 from .. import defenses, manifest, models
 from .._version import __version__
 from ..errors import ConfigError, EngineError
+from ..outputs import OutputGroup
 from .parity import Parity, check_onnx
 from .wrap import DefendedModel, Normalize
 
@@ -139,11 +139,11 @@ def _finish(
         data = dict(data, host_stages=list(host_stages))
 
     onnx.checker.check_model(model)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=out.parent, prefix=f".{out.stem}.")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    side = manifest.sidecar_path(out)
+    # ONNX + sidecar are one group: temps in out's folder, renamed only when parity (and lowering)
+    # passed and both are written; on any failure the user's old files stay as they were.
+    with destinations(out) as group:
+        tmp = group.temp(out)
         manifest.embed(model, data)
         onnx.save(model, str(tmp))
         parity = check_onnx(tmp, reference, size, images=images, tolerance=tolerance)
@@ -161,14 +161,20 @@ def _finish(
             model, data = lower(model, data, tmp, lowp, photos=images)
         manifest.embed(model, data)
         onnx.save(model, str(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    side = manifest.save_sidecar(data, out)
+        manifest.save_sidecar(data, out, to=group.temp(side))
     return ExportResult(out, side, data, parity, op_histogram(model), time.perf_counter() - t0)
+
+
+def destinations(out: Path) -> OutputGroup:
+    """The checked output group of an export: ``out`` (.onnx) and its sidecar.
+
+    Raises:
+        ConfigError: ``out`` does not end in .onnx, or it or its sidecar cannot be written safely.
+    """
+    if Path(out).suffix != ".onnx":
+        raise ConfigError(f"--out {str(out)!r}: the file name must end in .onnx")
+    paths = [out, manifest.sidecar_path(out)]
+    return OutputGroup(paths, what=["--out", "--out's sidecar"], make_parents=True)
 
 
 def _torch_to_onnx(module: torch.nn.Module, size: tuple[int, int], opset: int) -> Any:
@@ -245,14 +251,22 @@ def export(
 
         stage_specs = [stages.REGISTRY.canonical(s) for s in stage]
     finish = functools.partial(_finish, lowp=lowp, host_stages=stage_specs)
-    if str(model).endswith(".onnx"):
+    is_file = str(model).endswith(".onnx")
+    if out:
+        out_path = Path(out)
+    elif is_file:
+        out_path = Path(model).with_name(Path(model).stem + "-defended.onnx")
+    else:
+        out_path = Path(f"{model}.onnx")
+    destinations(out_path)  # fail now, before minutes of work, if the outputs cannot be written
+    if is_file:
         from .compose import export_onnx_file
 
         return export_onnx_file(
             Path(model),
             specs=specs,
             input_size=input_size,
-            out=out,
+            out=out_path,
             opset=opset,
             normalize=normalize,
             tolerance=tolerance,
@@ -268,9 +282,6 @@ def export(
         net, [defenses.from_spec(s) for s in specs], Normalize(*norm) if norm else None
     ).eval()
     onnx_model = _simplify(_torch_to_onnx(wrapped, size, opset))
-    out_path = Path(out) if out else Path(f"{model}.onnx")
-    if out_path.suffix != ".onnx":
-        raise ConfigError(f"--out {str(out_path)!r}: the file name must end in .onnx")
     src = {
         "model": str(model),
         "weights": str(weights) if weights else info.weights,

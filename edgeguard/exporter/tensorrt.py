@@ -30,6 +30,7 @@ from typing import Any
 from .. import manifest as mf
 from ..engines import _trt
 from ..errors import ConfigError, EngineError
+from ..outputs import OutputGroup
 from .onnx import file_sha256
 
 log = logging.getLogger("edgeguard.tensorrt")
@@ -224,7 +225,7 @@ def build_plan(
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise EngineError(
-            f"TensorRT {trt.__version__} failed to build {Path(plan_path).name} from {src.name} "
+            f"TensorRT {trt.__version__} failed to build a plan from {src.name} "
             "(see the TensorRT messages above; try a larger --workspace)"
         )
     _atomic_write(Path(plan_path), bytes(plan))
@@ -328,13 +329,17 @@ def ensure_engine(
     else:
         reason = "forced rebuild" if path.is_file() else "no plan yet"
     cache = Path(timing_cache) if timing_cache else src.with_name(TIMING_CACHE_NAME)
-    record = build_plan(
-        src,
-        path,
-        profile=profile,
-        workspace_mb=workspace_mb,
-        timing_cache=cache,
-        strongly_typed=strongly_typed,
-    )
-    data = dict(data, precision=precision, tensorrt=record)
-    return EngineBuild(path, mf.save_sidecar(data, path), True, reason, record)
+    # plan + sidecar are written as one group: a failed build leaves an older plan and its sidecar as
+    # they were, and never a plan whose sidecar describes another build.
+    with OutputGroup([path, side], what=["TensorRT plan", "TensorRT plan's sidecar"]) as group:
+        record = build_plan(
+            src,
+            group.temp(path),
+            profile=profile,
+            workspace_mb=workspace_mb,
+            timing_cache=cache,
+            strongly_typed=strongly_typed,
+        )
+        data = dict(data, precision=precision, tensorrt=record)
+        mf.save_sidecar(data, path, to=group.temp(side))
+    return EngineBuild(path, side, True, reason, record)
