@@ -52,6 +52,12 @@ def calib_folder(path: Path, n: int = 24, size: int = 32) -> Path:
     return path
 
 
+# The tiny model has random weights, so its logits are near ties and INT8 rounding flips the top-1 of a
+# few images (how many varies between onnxruntime releases). Its exports check graph structure; the
+# INT8 accuracy claim is tested on the shipped sign model (tests/export/test_precision.py).
+TINY_MIN_AGREEMENT = 0.75
+
+
 def export_tiny(folder: Path, precision: str = "fp32", calib: Path | None = None, name: str | None = None):
     """Export the tiny model with bits:5 + median:3x3 + ImageNet normalisation at ``precision``."""
     from edgeguard.exporter.onnx import export
@@ -67,4 +73,5 @@ def export_tiny(folder: Path, precision: str = "fp32", calib: Path | None = None
         out=out,
         precision=precision,
         calib=calib,
+        min_agreement=TINY_MIN_AGREEMENT,
     )
