@@ -63,7 +63,9 @@ def test_int8_keeps_the_sign_models_top1(tmp_path):
     from edgeguard.exporter.onnx import export
 
     cal = calib_folder(tmp_path / "cal", n=32, size=64)
-    res = export("signs", defense=["bits:5", "median:3x3"], out=tmp_path / "s8.onnx", precision="int8", calib=cal)
+    res = export(
+        "signs", defense=["bits:5", "median:3x3"], out=tmp_path / "s8.onnx", precision="int8", calib=cal
+    )
     pp = res.manifest["precision_parity"]
     assert pp["images"] == 36 and pp["top1_agreement"] >= 0.95, pp
 
