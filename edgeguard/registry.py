@@ -1,20 +1,48 @@
-"""One registry type used by defenses, host stages, models and attacks (timm ``create_model`` style).
+"""One registry type for defenses, host stages, models, engines, decisions and camera sources.
 
-An :class:`Entry` couples a factory (usually an ``nn.Module`` class) with the plain function it wraps,
-capability flags and a parameter table. ``Registry.create("median", kernel=(3, 3))`` and
-``Registry.from_spec("median:3x3")`` build the same object.
+Every op registers itself beside its definition (timm ``@register_model`` style)::
+
+    @DEFENSES.register("bits", summary="bit-depth reduction", usage="bits:5", examples=({"bits": 5},))
+    class BitDepth(nn.Module): ...
+
+``DEFENSES.create("bits", bits=4)`` and ``DEFENSES.from_spec("bits:4")`` build the same object. An
+entry carries flags, a parameter table and **example parameters** that the contract tests run
+(``tests/*/test_contract.py`` iterate the registries; an entry without examples fails them).
+
+The registries live here, not in the packages they list, so that listing them stays cheap: a
+registry knows which package (or module) its ops live in, and
+
+* a lookup (``get``, ``names``, iteration) imports the modules of that package that register into it
+  (found by reading their source: no package ``__init__`` has to name them, and a module never has to
+  import a sibling just so that it registers — ``camera/sources.py`` does not import
+  ``camera/synthetic.py``);
+* :meth:`Registry.listing` and :meth:`Registry.help` read names, summaries and usage strings straight
+  from the ``@REG.register("name", summary=..., usage=...)`` calls in the source, without importing
+  anything, so the CLI's help texts are generated from the registries without importing torch (the
+  same trade-off as transformers' lazy import structure, which is also read from source). Those three
+  arguments must therefore be literals; a contract test checks that the listing equals the registry.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
+import importlib
+import importlib.util
 import inspect
+import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
 from .spec import format_spec, split_spec
+
+# Which extra brings a third-party package an entry's module needs (pyproject.toml optional-dependencies).
+EXTRAS = {"torch": "export", "torchvision": "export"}
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 @dataclass(frozen=True)
@@ -40,8 +68,15 @@ class Entry:
         random: output depends on a random draw (EOT is needed to attack it).
         params: the keyword parameters with defaults and help text.
         shorthand: converts ``median:3x3``'s ``"3x3"`` into keyword params.
-        summary: one line for listings.
+        summary: one line for listings and help texts.
         source: the seed/paper the method comes from.
+        usage: a typical spec or URI for help texts (``median:3x3``, ``csi://0``).
+        examples: keyword params the contract tests build the entry with (at least one).
+        invalid: keyword params the entry must refuse with ConfigError (contract-tested).
+        example_setup: ``f(folder) -> params`` writing the files an example needs (e.g. a v_def
+            file) and returning the params that point at them; merged into every example.
+        module: the module that registered the entry.
+        extra: kind-specific data (engine ``suffixes``/``schemes``, model ``input_size`` …).
     """
 
     name: str
@@ -55,6 +90,11 @@ class Entry:
     shorthand: Callable[[str], dict[str, Any]] | None = None
     summary: str = ""
     source: str = ""
+    usage: str = ""
+    examples: tuple[dict[str, Any], ...] = ()
+    invalid: tuple[dict[str, Any], ...] = ()
+    example_setup: Callable[[Path], dict[str, Any]] | None = None
+    module: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def flags(self) -> dict[str, bool]:
@@ -66,37 +106,165 @@ class Entry:
         }
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What :meth:`Registry.listing` reads from source without importing: enough for help texts."""
+
+    name: str
+    summary: str
+    usage: str
+    module: str
+
+
+_FLAGS = ("traceable", "differentiable", "realtime", "random")
+_ENTRY_FIELDS = {
+    "function",
+    "shorthand",
+    "summary",
+    "source",
+    "usage",
+    "examples",
+    "invalid",
+    "example_setup",
+}
+_ENTRY_FIELDS |= set(_FLAGS)
+
+
 class Registry:
-    """A named collection of :class:`Entry` objects."""
+    """A named collection of :class:`Entry` objects, filled by the modules of ``package``.
 
-    def __init__(self, kind: str) -> None:
+    Args:
+        kind: what the entries are, for messages (``"defense"``).
+        package: dotted package (or module) whose modules register into this registry.
+        var: the name this registry is imported under in those modules (``DEFENSES``); the source
+            scan looks for ``VAR.register(...)``.
+        param_help: help text for parameters many entries share (``device``, ``seed``).
+    """
+
+    def __init__(
+        self, kind: str, *, package: str = "", var: str = "", param_help: dict[str, str] | None = None
+    ) -> None:
         self.kind = kind
+        self.package = package
+        self.var = var
+        self.param_help = dict(param_help or {})
         self._entries: dict[str, Entry] = {}
+        self._missing: dict[str, str] = {}  # module -> third-party package it could not import
+        self._loaded = not package
 
-    def register(self, entry: Entry) -> Entry:
+    # -- registration -------------------------------------------------------------------------------
+
+    def register(self, name: str | Entry, /, **meta: Any) -> Any:
+        """Register an :class:`Entry`, or return a decorator that registers the decorated factory.
+
+        ``meta`` takes the :class:`Entry` fields (``summary``, ``usage``, ``examples``, flags,
+        ``function``, ``shorthand``, ``params``, ``help`` for parameter help texts, ``aliases``);
+        any other keyword goes to ``entry.extra``. Flags not given are read from class attributes of
+        the factory (``realtime``/``random`` on host stages). The decorator returns the factory
+        unchanged.
+        """
+        if isinstance(name, Entry):
+            return self._add(name)
+
+        def deco(factory: Any) -> Any:
+            opts = dict(meta)
+            aliases = tuple(opts.pop("aliases", ()))
+            help_ = {**self.param_help, **opts.pop("help", {})}
+            params = opts.pop("params", None)
+            if params is None:
+                params = params_of(factory, help_)
+            fields = {k: opts.pop(k) for k in list(opts) if k in _ENTRY_FIELDS}
+            for flag in _FLAGS:
+                if flag not in fields and isinstance(getattr(factory, flag, None), bool):
+                    fields[flag] = getattr(factory, flag)
+            for key in ("examples", "invalid"):
+                if key in fields:
+                    fields[key] = tuple(dict(e) for e in fields[key])
+            entry = Entry(
+                name,
+                factory,
+                params=tuple(params),
+                module=getattr(factory, "__module__", ""),
+                extra=opts,
+                **fields,
+            )
+            self._add(entry)
+            for alias in aliases:
+                self._add(replace(entry, name=alias, extra={**opts, "alias_of": name}))
+            return factory
+
+        return deco
+
+    def _add(self, entry: Entry) -> Entry:
         if entry.name in self._entries:
             raise ValueError(f"{self.kind} {entry.name!r} registered twice")
         self._entries[entry.name] = entry
         return entry
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests register throwaway entries and remove them again)."""
+        self._entries.pop(name, None)
+
+    def load(self) -> None:
+        """Import every module of ``package`` that registers into this registry (once)."""
+        if self._loaded:
+            return
+        self._loaded = True  # set first: the imports below call back into this registry
+        for module, _ in _registering_modules(self.package, self.var):
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                top = (exc.name or "").split(".")[0]
+                if not top or top == "edgeguard":
+                    raise
+                self._missing[module] = top  # e.g. torch on a runtime-only install: said on lookup
+
+    # -- lookup --------------------------------------------------------------------------------------
+
     def names(self) -> list[str]:
+        self.load()
         return sorted(self._entries)
 
-    def __contains__(self, name: str) -> bool:
+    def __contains__(self, name: object) -> bool:
+        self.load()
         return name in self._entries
 
     def __iter__(self) -> Iterator[Entry]:
-        return iter(self._entries[n] for n in self.names())
+        return iter([self._entries[n] for n in self.names()])
+
+    def __len__(self) -> int:
+        return len(self.names())
 
     def get(self, name: str) -> Entry:
+        self.load()
         try:
             return self._entries[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self.names(), n=3)
+            self._raise_missing(name)
+            close = difflib.get_close_matches(str(name), self.names(), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise ConfigError(
                 f"unknown {self.kind} {name!r}{hint} (known: {', '.join(self.names())})"
             ) from None
+
+    def _raise_missing(self, name: str) -> None:
+        paths = dict(_registering_modules(self.package, self.var))
+        for module, top in self._missing.items():
+            if any(x.name == name for x in _scan(module, paths[module], self.var)):
+                extra = EXTRAS.get(top)
+                how = f"pip install 'edgeguard[{extra}]'" if extra else f"install {top}"
+                raise ConfigError(f"{self.kind} {name!r} needs {top}, which is not installed: {how}")
+
+    def find(self, key: str, value: str) -> Entry | None:
+        """The entry whose ``extra[key]`` (a tuple such as ``suffixes``) contains ``value``."""
+        for entry in self:
+            if value in entry.extra.get(key, ()):
+                return entry
+        return None
+
+    def values_of(self, key: str) -> list[str]:
+        """Every value of ``extra[key]`` over all entries, in entry order (``schemes`` …)."""
+        return [v for e in self for v in e.extra.get(key, ())]
 
     def resolve(self, spec: str) -> tuple[Entry, dict[str, Any]]:
         """Parse a spec string into its entry and validated keyword params."""
@@ -127,8 +295,7 @@ class Registry:
         """Build the component ``name`` with keyword ``params`` (validated against the table)."""
         entry = self.get(name)
         self._check_params(entry, params, name)
-        obj = entry.factory(**params)
-        return obj
+        return entry.factory(**params)
 
     def from_spec(self, spec: str) -> Any:
         entry, params = self.resolve(spec)
@@ -138,6 +305,32 @@ class Registry:
         """Normalise a spec to ``name:key=value`` form (stable text for manifests)."""
         entry, params = self.resolve(spec)
         return format_spec(entry.name, params)
+
+    # -- listings without imports ----------------------------------------------------------------------
+
+    def listing(self) -> list[Listing]:
+        """Name, summary and usage of every entry, read from source without importing it.
+
+        Aliases are not listed. Once the package is imported, prefer iterating the registry.
+        """
+        found = [x for m, p in _registering_modules(self.package, self.var) for x in _scan(m, p, self.var)]
+        return sorted(found, key=lambda x: x.name)
+
+    def help(self, lead: str, tail: str = "") -> str:
+        """A help text: ``lead``, then ``name (summary)`` per entry, usage examples, then ``tail``."""
+        items = self.listing()
+        known = "; ".join(f"{x.name} ({x.summary})" if x.summary else x.name for x in items)
+        usages = ", ".join(x.usage for x in items if x.usage)
+        text = f"{lead} Known: {known}."
+        if usages:
+            text += f" E.g. {usages}."
+        return f"{text} {tail}".strip()
+
+
+def uri_scheme(text: str) -> str:
+    """The lower-case URI scheme of ``text`` (``"rtsp"`` for ``rtsp://…``), or ``""`` for none."""
+    m = _SCHEME.match(text)
+    return m.group(1).lower() if m and len(m.group(1)) > 1 else ""  # "C:" is a drive, not a scheme
 
 
 def params_of(factory: Callable[..., Any], help: dict[str, str] | None = None) -> tuple[Param, ...]:
@@ -150,3 +343,79 @@ def params_of(factory: Callable[..., Any], help: dict[str, str] | None = None) -
         default = None if p.default is inspect.Parameter.empty else p.default
         out.append(Param(p.name, default, help.get(p.name, "")))
     return tuple(out)
+
+
+# -- the source scan --------------------------------------------------------------------------------
+
+
+def _module_files(package: str) -> list[tuple[str, Path]]:
+    """``(dotted name, file)`` of ``package`` (a package: its direct modules; a module: itself)."""
+    spec = importlib.util.find_spec(package)  # imports the parents only, never ``package`` itself
+    if spec is None or spec.origin is None:
+        raise ConfigError(f"registry package {package!r} not found")
+    if spec.submodule_search_locations is None:
+        return [(package, Path(spec.origin))]
+    files = []
+    for folder in spec.submodule_search_locations:
+        for path in sorted(Path(folder).glob("*.py")):
+            name = package if path.stem == "__init__" else f"{package}.{path.stem}"
+            files.append((name, path))
+    return files
+
+
+def _calls(tree: ast.Module, var: str) -> Iterator[ast.Call]:
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "register"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == var
+        ):
+            yield node
+
+
+@cache
+def _parse(path: Path, mtime: float) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _tree(path: Path) -> ast.Module:
+    return _parse(path, path.stat().st_mtime)
+
+
+def _registering_modules(package: str, var: str) -> list[tuple[str, Path]]:
+    """``(module, file)`` of each module of ``package`` whose source calls ``VAR.register``."""
+    if not package:
+        return []
+    return [(name, path) for name, path in _module_files(package) if any(_calls(_tree(path), var))]
+
+
+def _scan(module: str, path: Path, var: str) -> list[Listing]:
+    out = []
+    for call in _calls(_tree(path), var):
+        if not call.args or not isinstance(call.args[0], ast.Constant):
+            continue  # register(Entry(...)) form: not listed
+        kw = {k.arg: k.value for k in call.keywords if k.arg in ("summary", "usage")}
+        text = {}
+        for key, node in kw.items():
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                raise ConfigError(f"{module}: {var}.register({key}=...) must be a string literal")
+            text[key] = node.value
+        out.append(Listing(str(call.args[0].value), text.get("summary", ""), text.get("usage", ""), module))
+    return out
+
+
+# -- the registries (filled by the modules of each package when first used) ----------------------------
+
+DEFENSES = Registry("defense", package="edgeguard.defenses", var="DEFENSES")
+STAGES = Registry(
+    "stage",
+    package="edgeguard.stages",
+    var="STAGES",
+    param_help={"device": "cpu | cuda", "seed": "int for reproducible draws; none = fresh entropy"},
+)
+MODELS = Registry("model", package="edgeguard.models", var="MODELS")
+ENGINES = Registry("engine", package="edgeguard.engines", var="ENGINES")
+DECISIONS = Registry("decision", package="edgeguard.decision", var="DECISIONS")
+SOURCES = Registry("source", package="edgeguard.camera", var="SOURCES")

@@ -81,3 +81,96 @@ def test_bad_defense_specs(spec):
 def test_median_error_lists_windows():
     with pytest.raises(ConfigError, match="3x3, 1x3, 3x1, 2x2, 5x5"):
         defenses.from_spec("median:4x4")
+
+
+# -- the shared Registry: self-registration, listings read from source, lazy loading -------------------
+
+
+@pytest.mark.parametrize("reg", ["DEFENSES", "STAGES"])
+def test_listing_from_source_equals_the_live_registry(reg):
+    """Help texts come from the source listing; it must say what the imported registry says."""
+    from edgeguard import registry
+
+    r = getattr(registry, reg)
+    listed = {x.name: (x.summary, x.usage) for x in r.listing()}
+    live = {e.name: (e.summary, e.usage) for e in r if "alias_of" not in e.extra}
+    assert listed == live and listed
+
+
+def test_help_texts_do_not_import_torch():
+    """Building the CLI's registry-generated help texts must not import torch (runtime install)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from edgeguard.cli.app import _load_commands\n"
+        "from edgeguard.registry import DEFENSES, STAGES\n"
+        "_load_commands()\n"
+        "texts = [r.help('x') for r in (DEFENSES, STAGES)]\n"
+        "assert all('Known:' in t for t in texts), texts\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_decorator_registers_beside_definition_and_validates():
+    from edgeguard.registry import Registry
+
+    reg = Registry("widget")
+
+    @reg.register("box", summary="a box", examples=({"side": 2},), help={"side": "edge length"}, colour="red")
+    class Box:
+        realtime = False
+
+        def __init__(self, side: int = 1, *, device: str = "cpu") -> None:
+            self.side = side
+
+    entry = reg.get("box")
+    assert entry.factory is Box and entry.module == __name__ and entry.realtime is False
+    assert [(p.name, p.default, p.help) for p in entry.params] == [
+        ("side", 1, "edge length"),
+        ("device", "cpu", ""),
+    ]
+    assert entry.extra == {"colour": "red"} and entry.examples == ({"side": 2},)
+    assert reg.create("box", side=3).side == 3
+    with pytest.raises(ConfigError, match="unknown parameter 'sid'.*did you mean side"):
+        reg.create("box", sid=3)
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.register("box")(Box)
+    with pytest.raises(ConfigError, match="unknown widget 'bx'.*did you mean box"):
+        reg.get("bx")
+
+
+def test_module_missing_a_third_party_package_names_the_extra(tmp_path, monkeypatch):
+    """A registered op whose module cannot import torch says which extra to install, in one line."""
+    import sys
+
+    from edgeguard.registry import Registry
+
+    pkg = tmp_path / "fakeops"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "light.py").write_text(
+        "from fakeops import OPS\n@OPS.register('light', summary='no heavy import', usage='light')\n"
+        "def light():\n    return 1\n"
+    )
+    (pkg / "heavy.py").write_text(
+        "from fakeops import OPS\nimport not_installed_torch_like_pkg\n"
+        "@OPS.register('heavy', summary='needs a package', usage='heavy')\ndef heavy():\n    return 2\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import fakeops
+
+    fakeops.OPS = reg = Registry("op", package="fakeops", var="OPS")
+    try:
+        # the listing is read from source: neither module is imported for it
+        assert [x.name for x in reg.listing()] == ["heavy", "light"]
+        assert "fakeops.light" not in sys.modules
+        assert reg.create("light") == 1
+        with pytest.raises(ConfigError, match="op 'heavy' needs not_installed_torch_like_pkg"):
+            reg.get("heavy")
+    finally:
+        for m in [m for m in sys.modules if m.startswith("fakeops")]:
+            del sys.modules[m]

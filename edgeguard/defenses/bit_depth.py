@@ -12,6 +12,8 @@ from torch import nn
 
 from ..checks import check_batch
 from ..errors import ConfigError
+from ..registry import DEFENSES, Param
+from ..spec import parse_value
 
 
 def _check_bits(bits: int) -> int:
@@ -42,6 +44,25 @@ def bit_depth_reduce(x: torch.Tensor, bits: int = 5) -> torch.Tensor:
     return torch.round(x * levels) / levels
 
 
+def _shorthand(text: str) -> dict[str, int]:
+    v = parse_value(text)
+    if not isinstance(v, int):
+        raise ConfigError(f"bits:{text}: expected an integer bit depth 1..8, e.g. bits:5")
+    return {"bits": v}
+
+
+@DEFENSES.register(
+    "bits",
+    function=bit_depth_reduce,
+    traceable=True,
+    differentiable=False,
+    params=(Param("bits", 5, "bit depth kept, 1..8"),),
+    shorthand=_shorthand,
+    summary="bit-depth reduction round(x(2^b-1))/(2^b-1)",
+    source="seeds 000/002; Xu et al. NDSS'18",
+    usage="bits:5",
+    examples=({"bits": 1}, {"bits": 5}, {"bits": 8}),
+)
 class BitDepth(nn.Module):
     """Module form of :func:`bit_depth_reduce`."""
 

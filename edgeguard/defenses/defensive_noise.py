@@ -17,6 +17,7 @@ from torch import nn
 
 from ..checks import check_batch
 from ..errors import ConfigError, InputError
+from ..registry import DEFENSES, Param
 
 
 def load_perturbation(path: str | Path) -> torch.Tensor:
@@ -77,6 +78,30 @@ def add_perturbation(x: torch.Tensor, v_def: torch.Tensor, scale: float = 1.0) -
     return torch.clamp(x + scale * v_def.to(x.dtype), 0.0, 1.0)
 
 
+def _example_v_def(folder: Path) -> dict[str, str]:
+    """Contract-test fixture: a small fixed (3, 1, 1) v_def file (broadcasts to any input size)."""
+    path = Path(folder) / "v_def.npy"
+    np.save(path, np.array([0.02, -0.015, 0.01], np.float32).reshape(3, 1, 1))
+    return {"path": str(path)}
+
+
+@DEFENSES.register(
+    "noise",
+    function=add_perturbation,
+    traceable=True,
+    differentiable=True,
+    params=(
+        Param("path", None, "v_def file (.safetensors key v_def, or .npy)"),
+        Param("scale", 1.0, "multiplier eps"),
+    ),
+    shorthand=lambda text: {"path": text},
+    summary="defensive perturbation v_def added to the input",
+    source="seed 003 eq. 1",
+    usage="noise:PATH",
+    examples=({"scale": 1.0}, {"scale": 0.5}),
+    example_setup=_example_v_def,
+    function_params=lambda m: {"v_def": m.v_def, "scale": m.scale},
+)
 class DefensiveNoise(nn.Module):
     """Module form of :func:`add_perturbation`; v_def is a buffer (an ONNX initializer).
 

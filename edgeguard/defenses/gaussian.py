@@ -14,6 +14,8 @@ from torch import nn
 
 from ..checks import check_batch
 from ..errors import ConfigError
+from ..registry import DEFENSES, Param
+from ..spec import parse_value
 from ._pad import pad_symmetric
 
 
@@ -73,6 +75,25 @@ def _blur(x: torch.Tensor, kh: torch.Tensor, kw: torch.Tensor, r: int) -> torch.
     return F.conv2d(y, kw, groups=kw.shape[0])
 
 
+def _shorthand(text: str) -> dict[str, float]:
+    v = parse_value(text)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise ConfigError(f"gaussian:{text}: expected sigma, e.g. gaussian:1.0 or gaussian:sigma=1,size=5")
+    return {"sigma": float(v)}
+
+
+@DEFENSES.register(
+    "gaussian",
+    function=gaussian_blur,
+    traceable=True,
+    differentiable=True,
+    params=(Param("sigma", 1.0, "std-dev in pixels"), Param("size", None, "odd kernel length")),
+    shorthand=_shorthand,
+    summary="separable gaussian blur",
+    source="seed 002",
+    usage="gaussian:sigma=1.0,size=5",
+    examples=({"sigma": 1.0, "size": 5}, {"sigma": 0.5}),
+)
 class GaussianBlur(nn.Module):
     """Module form of :func:`gaussian_blur`; the kernel is a buffer (a constant in ONNX)."""
 

@@ -28,6 +28,8 @@ from torch import nn
 
 from ..checks import check_batch
 from ..errors import ConfigError
+from ..registry import DEFENSES, Param
+from ..spec import parse_value
 from ._pad import pad_symmetric
 
 WINDOWS: tuple[tuple[int, int], ...] = ((3, 3), (1, 3), (3, 1), (2, 2), (5, 5))
@@ -123,6 +125,28 @@ def median_smooth(x: torch.Tensor, kernel: tuple[int, int] | int | str = (3, 3))
     return _median_topk(xp, kh, kw)
 
 
+def _shorthand(text: str) -> dict[str, tuple[int, int]]:
+    v = parse_value(text)
+    if isinstance(v, int):
+        v = (v, v)
+    if not isinstance(v, tuple):
+        names = ", ".join(f"{h}x{w}" for h, w in WINDOWS)
+        raise ConfigError(f"median:{text}: expected a window HxW, one of {names}")
+    return {"kernel": v}
+
+
+@DEFENSES.register(
+    "median",
+    function=median_smooth,
+    traceable=True,
+    differentiable=True,
+    params=(Param("kernel", (3, 3), "window: " + ", ".join(f"{h}x{w}" for h, w in WINDOWS)),),
+    shorthand=_shorthand,
+    summary="median smoothing, scipy 'reflect' border",
+    source="seed 000; Xu et al. NDSS'18",
+    usage="median:3x3",
+    examples=tuple({"kernel": k} for k in WINDOWS),
+)
 class MedianSmooth(nn.Module):
     """Module form of :func:`median_smooth`."""
 

@@ -11,79 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..registry import Entry, Registry, params_of
-from .base import HostStage, number_shorthand
+from ..registry import STAGES
+from .base import HostStage
 from .bpda import BPDA, bpda
 from .dip import DIP
 from .eot import eot_draws, eot_gradient
-from .jpeg import JPEG, parse_jpeg_shorthand
-from .kmeans import KMeans, parse_kmeans_shorthand
-from .nl_means import NLMeans, opencv_has_cuda, parse_nlm_shorthand
+from .jpeg import JPEG
+from .kmeans import KMeans
+from .nl_means import NLMeans, opencv_has_cuda
 from .rof import ROF, rof_denoise
 from .tvm import TVM, total_variation_minimize
 
-REGISTRY = Registry("stage")
-
-_HELP = {
-    "keep": "probability a pixel is kept, (0, 1]",
-    "lam": "TV weight (skimage scale; Guo's λ is 2·lam)",
-    "iters": "iterations",
-    "weight": "TV weight, skimage denoise_tv_chambolle scale",
-    "window": "search window (odd) / DIP plateau window",
-    "patch": "patch side (odd)",
-    "h": "filter strength on the 0..255 scale (also hColor)",
-    "quality": "JPEG quality 1..100",
-    "k": "number of colours >= 2",
-    "attempts": "k-means restarts",
-    "stop": "iters | plateau",
-    "budget_s": "wall-time cap per call, seconds",
-    "lr": "Adam learning rate",
-    "tol": "plateau: relative loss improvement per window",
-    "channels": "network channels",
-    "scales": "network scales",
-    "device": "cpu | cuda",
-    "seed": "int for reproducible draws; none = fresh entropy",
-}
-
-
-_short_rof = number_shorthand("rof", "weight", "a TV weight", "rof:0.1 or rof:weight=0.1", integer=False)
-
-
-def _entry(cls: type[HostStage], function: Any, summary: str, source: str, shorthand: Any = None) -> Entry:
-    return Entry(
-        cls.name,
-        cls,
-        function,
-        traceable=False,
-        differentiable=False,
-        realtime=cls.realtime,
-        random=cls.random,
-        params=params_of(cls.__init__, _HELP),
-        shorthand=shorthand,
-        summary=summary,
-        source=source,
-    )
-
-
-for _e in (
-    _entry(
-        TVM, total_variation_minimize, "random pixel drop + TV minimisation", "seed 000; Guo et al. ICLR'18"
-    ),
-    _entry(
-        ROF, rof_denoise, "ROF total-variation denoising", "seed 003; Rudin-Osher-Fatemi 1992", _short_rof
-    ),
-    _entry(
-        NLMeans,
-        None,
-        "OpenCV fast NL-means (FS NLM a_b_c)",
-        "seed 003; Xu et al. NDSS'18",
-        parse_nlm_shorthand,
-    ),
-    _entry(JPEG, None, "JPEG re-encoding", "Guo et al. ICLR'18", parse_jpeg_shorthand),
-    _entry(KMeans, None, "k-means colour quantisation", "seed 000", parse_kmeans_shorthand),
-    _entry(DIP, None, "Deep Image Prior purification", "seed 001; Ulyanov et al. CVPR'18"),
-):
-    REGISTRY.register(_e)
+# Each stage registers itself beside its class (``@STAGES.register(...)``, with its shorthand, help
+# texts and contract-test examples); adding a stage is adding one module here.
+REGISTRY = STAGES
 
 
 def names() -> list[str]:

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..registry import STAGES
 from .base import HostStage, check_number
 
 STOPS = ("iters", "plateau")
@@ -117,6 +118,24 @@ def _padded_size(n: int, scales: int) -> int:
     return max(-(-n // m) * m, 2 * m)
 
 
+@STAGES.register(
+    "dip",
+    summary="Deep Image Prior purification",
+    source="seed 001; Ulyanov et al. CVPR'18",
+    usage="dip:iters=1750",
+    help={
+        "iters": "iterations",
+        "stop": "iters | plateau",
+        "budget_s": "wall-time cap per call, seconds",
+        "lr": "Adam learning rate",
+        "window": "plateau window",
+        "tol": "plateau: relative loss improvement per window",
+        "channels": "network channels",
+        "scales": "network scales",
+    },
+    examples=({"iters": 12, "seed": 0}, {"iters": 8, "stop": "plateau", "window": 10, "seed": 1}),
+    invalid=({"iters": 0}, {"stop": "never"}, {"budget_s": 0.0}, {"lr": 0.0}, {"tol": 1.0}, {"window": 5}),
+)
 class DIP(HostStage):
     """Deep Image Prior purification stage (``dip:iters=1750``, ``dip:stop=plateau``, ``dip:budget_s=2``).
 

@@ -11,6 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..registry import STAGES
 from .base import HostStage, check_number, from_uint8_hwc, number_shorthand, to_uint8_hwc
 
 
@@ -27,6 +28,16 @@ parse_jpeg_shorthand = number_shorthand(
 )
 
 
+@STAGES.register(
+    "jpeg",
+    shorthand=parse_jpeg_shorthand,
+    summary="JPEG re-encoding",
+    source="Guo et al. ICLR'18",
+    usage="jpeg:75",
+    help={"quality": "JPEG quality 1..100"},
+    examples=({"quality": 75}, {"quality": 30}),
+    invalid=({"quality": 0}, {"quality": 101}, {"quality": 7.5}),
+)
 class JPEG(HostStage):
     """JPEG stage (``jpeg:75`` or ``jpeg:quality=75``).
 

@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..registry import STAGES
 from .base import HostStage, check_number, number_shorthand
 
 
@@ -47,6 +48,16 @@ parse_kmeans_shorthand = number_shorthand(
 )
 
 
+@STAGES.register(
+    "kmeans",
+    shorthand=parse_kmeans_shorthand,
+    summary="k-means colour quantisation",
+    source="seed 000",
+    usage="kmeans:8",
+    help={"k": "number of colours >= 2", "attempts": "k-means restarts"},
+    examples=({"k": 8, "attempts": 3}, {"k": 2, "attempts": 1}),
+    invalid=({"k": 1}, {"k": 0}, {"attempts": 0}),
+)
 class KMeans(HostStage):
     """Colour-quantisation stage (``kmeans:k=8`` or ``kmeans:8``).
 

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..registry import STAGES
 from ..spec import parse_value
 from .base import HostStage, check_number, from_uint8_hwc, to_uint8_hwc
 
@@ -46,6 +47,20 @@ def parse_nlm_shorthand(text: str) -> dict[str, Any]:
     return {"window": vals[0], "patch": vals[1], "h": vals[2]}
 
 
+@STAGES.register(
+    "nlm",
+    shorthand=parse_nlm_shorthand,
+    summary="OpenCV fast NL-means (FS NLM a_b_c)",
+    source="seed 003; Xu et al. NDSS'18",
+    usage="nlm:11_3_4",
+    help={
+        "window": "search window (odd)",
+        "patch": "patch side (odd)",
+        "h": "filter strength on the 0..255 scale (also hColor)",
+    },
+    examples=({"window": 11, "patch": 3, "h": 4.0}, {"window": 7, "patch": 3, "h": 8.0}),
+    invalid=({"window": 10}, {"window": 1}, {"patch": 2}, {"window": 3, "patch": 5}, {"h": 0.0}, {"h": -4}),
+)
 class NLMeans(HostStage):
     """NL-means stage (``nlm:11_3_4`` or ``nlm:window=11,patch=3,h=4``).
 

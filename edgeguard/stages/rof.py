@@ -13,8 +13,9 @@ from typing import Any
 
 import torch
 
+from ..registry import STAGES
 from ._tv import tv_minimize
-from .base import HostStage, check_number
+from .base import HostStage, check_number, number_shorthand
 
 
 def rof_denoise(x: torch.Tensor, weight: float = 0.1, iters: int = 200) -> torch.Tensor:
@@ -34,6 +35,17 @@ def rof_denoise(x: torch.Tensor, weight: float = 0.1, iters: int = 200) -> torch
     return tv_minimize(x, weight, iters).clamp(0.0, 1.0)
 
 
+@STAGES.register(
+    "rof",
+    function=rof_denoise,
+    shorthand=number_shorthand("rof", "weight", "a TV weight", "rof:0.1 or rof:weight=0.1", integer=False),
+    summary="ROF total-variation denoising",
+    source="seed 003; Rudin-Osher-Fatemi 1992",
+    usage="rof:0.1",
+    help={"weight": "TV weight, skimage denoise_tv_chambolle scale", "iters": "iterations"},
+    examples=({"iters": 30}, {"weight": 0.2, "iters": 10}),
+    invalid=({"weight": 0.0}, {"weight": -1.0}, {"iters": 0}),
+)
 class ROF(HostStage):
     """ROF denoising stage (``rof:weight=0.1`` or ``rof:0.1``).
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ..registry import STAGES
 from ._tv import tv_minimize
 from .base import HostStage, check_number
 
@@ -49,6 +50,20 @@ def total_variation_minimize(
     return z.clamp(0.0, 1.0), mask
 
 
+@STAGES.register(
+    "tvm",
+    function=total_variation_minimize,
+    summary="random pixel drop + TV minimisation",
+    source="seed 000; Guo et al. ICLR'18",
+    usage="tvm:keep=0.5,lam=0.03",
+    help={
+        "keep": "probability a pixel is kept, (0, 1]",
+        "lam": "TV weight (skimage scale; Guo's λ is 2·lam)",
+        "iters": "iterations",
+    },
+    examples=({"iters": 20, "seed": 0}, {"keep": 0.5, "lam": 0.05, "iters": 10, "seed": 3}),
+    invalid=({"keep": 0.0}, {"keep": 1.5}, {"keep": -0.1}, {"lam": 0.0}, {"iters": 0}, {"iters": 2.5}),
+)
 class TVM(HostStage):
     """Randomised TV minimisation stage (``tvm:keep=0.1,lam=0.03,iters=100``).
 

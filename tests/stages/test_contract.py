@@ -12,28 +12,14 @@ from edgeguard import stages
 from edgeguard.errors import ConfigError, InputError
 from edgeguard.samples import photo_batch
 
-# Settings that keep each stage fast in the contract; every other parameter is the default.
-FAST: dict[str, dict[str, Any]] = {
-    "dip": {"iters": 12, "seed": 0},
-    "tvm": {"iters": 20, "seed": 0},
-    "rof": {"iters": 30},
-}
-
-# Parameter sets that must be refused with ConfigError, for every registered stage.
-BAD: dict[str, list[dict[str, Any]]] = {
-    "tvm": [{"keep": 0.0}, {"keep": 1.5}, {"keep": -0.1}, {"lam": 0.0}, {"iters": 0}, {"iters": 2.5}],
-    "rof": [{"weight": 0.0}, {"weight": -1.0}, {"iters": 0}],
-    "nlm": [{"window": 10}, {"window": 1}, {"patch": 2}, {"window": 3, "patch": 5}, {"h": 0.0}, {"h": -4}],
-    "jpeg": [{"quality": 0}, {"quality": 101}, {"quality": 7.5}],
-    "kmeans": [{"k": 1}, {"k": 0}, {"attempts": 0}],
-    "dip": [{"iters": 0}, {"stop": "never"}, {"budget_s": 0.0}, {"lr": 0.0}, {"tol": 1.0}, {"window": 5}],
-}
-
 NAMES = stages.names()
 
 
 def make(name: str, **extra: Any) -> stages.HostStage:
-    return stages.create(name, **{**FAST.get(name, {}), **extra})
+    """The stage built from its first registered example (kept fast by the entry) plus ``extra``."""
+    entry = stages.REGISTRY.get(name)
+    assert entry.examples, f"stage {name!r} registers no examples= for the contract tests"
+    return stages.create(name, **{**entry.examples[0], **extra})
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +27,32 @@ def images() -> np.ndarray:
     return photo_batch(2, (24, 32))
 
 
-def test_every_stage_has_bad_parameter_cases() -> None:
-    assert sorted(BAD) == NAMES
+@pytest.mark.parametrize("name", NAMES)
+def test_every_stage_has_examples_and_invalid_cases(name: str) -> None:
+    """Fails (never skips) for an entry registered without examples= or invalid=."""
+    entry = stages.REGISTRY.get(name)
+    assert entry.examples, f"stage {name!r} registers no examples="
+    assert entry.invalid, f"stage {name!r} registers no invalid= parameter cases"
+    known = {p.name for p in entry.params}
+    for params in (*entry.examples, *entry.invalid):
+        assert set(params) <= known
+
+
+@pytest.mark.parametrize(
+    ("name", "index"), [(e.name, i) for e in stages.REGISTRY for i in range(len(e.examples))]
+)
+def test_every_example_runs(name: str, index: int, images: np.ndarray) -> None:
+    stage = stages.create(name, **stages.REGISTRY.get(name).examples[index])
+    out = stage(images)
+    assert out.shape == images.shape and out.dtype == images.dtype
+    assert stage.last_info["stage"] == name and stage.last_info["batch"] == 2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_usage_parses_to_the_entry(name: str) -> None:
+    entry = stages.REGISTRY.get(name)
+    got, _ = stages.REGISTRY.resolve(entry.usage)
+    assert got is entry and type(stages.from_spec(entry.usage)) is entry.factory
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -107,7 +117,7 @@ def test_bad_inputs_raise_input_error(name: str, images: np.ndarray) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_parameters_raise_config_error(name: str) -> None:
-    for params in BAD[name]:
+    for params in stages.REGISTRY.get(name).invalid:
         with pytest.raises(ConfigError, match=name):
             stages.create(name, **params)
     with pytest.raises(ConfigError, match="unknown parameter"):
