@@ -123,18 +123,34 @@ def test_escalation_runs_only_on_gated_frames(engine_path):
             calls.append(len(x))
             return np.zeros_like(x)
 
+    seen = []
+
+    def second_frame_only(decision):  # the gate given to load() is the one the pipeline asks
+        seen.append(decision)
+        return len(seen) == 2
+
     x = np.random.default_rng(1).random((3, 3, 64, 64), dtype=np.float32)
-    pipe = edgeguard.load(engine_path, escalate=Purify(), gate=lambda d: d["top"][0]["index"] >= 0)
-    gated_idx = []
-    pipe.gate = lambda d: gated_idx.append(1) or len(gated_idx) == 2  # flag only the 2nd frame
+    pipe = edgeguard.load(engine_path, escalate=Purify(), gate=second_frame_only)
+    first = edgeguard.load(engine_path).run_batch(x)
+    n_before = len(pipe.engine.timings_ms)
     res = pipe.run_batch(x)
     assert calls == [1]
+    # the gate saw every frame's first decision, in order, once
+    assert seen == [r.decision for r in first]
     assert res[0].escalation is None and res[2].escalation is None
+    assert res[0].decision == first[0].decision and res[2].decision == first[2].decision
     esc = res[1].escalation
-    assert esc["stage"] == "purify" and esc["info"] == {"iterations": 3} and "top" in esc["first"]
+    assert esc["stage"] == "purify" and esc["info"] == {"iterations": 3}
+    assert esc["first"] == first[1].decision
     zero = edgeguard.load(engine_path).run_batch(np.zeros((1, 3, 64, 64), np.float32))[0]
     assert res[1].decision == zero.decision
-    assert "escalation" in res[1].timing_ms
+    np.testing.assert_allclose(res[1].outputs["logits"], zero.outputs["logits"], rtol=1e-5, atol=1e-6)
+    # the engine ran twice (batch, then the purified frame); the escalation covers the second run
+    assert len(pipe.engine.timings_ms) == n_before + 2
+    t = res[1].timing_ms
+    assert esc["stage_ms"] + pipe.engine.timings_ms[-1] <= t["escalation"]
+    assert t["engine"] == pipe.engine.timings_ms[-2]  # the batch's own run, not the re-run
+    assert t["preprocess"] + t["engine"] + t["decision"] + t["escalation"] <= t["total"]
 
 
 def test_manifest_host_stages_are_rebuilt_on_load(tmp_path):
@@ -165,12 +181,54 @@ def test_inference_path_does_not_import_torch(engine_path):
     assert out.stdout.strip() == "False"
 
 
-def test_engine_timings_are_bounded(engine_path):
-    from edgeguard.engines import open_engine
+class _Sleepy:
+    """Wraps an engine's ``_run``: sleeps a scripted time per call and measures the call around it."""
 
+    def __init__(self, run, sleeps_s):
+        self.run, self.sleeps_s, self.inner_ms = run, list(sleeps_s), []
+
+    def __call__(self, feed):
+        import time
+
+        t0 = time.perf_counter()
+        time.sleep(self.sleeps_s[len(self.inner_ms)])
+        out = self.run(feed)
+        self.inner_ms.append((time.perf_counter() - t0) * 1e3)
+        return out
+
+
+def test_engine_timings_are_bounded_and_record_each_call(engine_path, monkeypatch):
+    import time
+
+    from edgeguard.engines import open_engine
+    from edgeguard.engines.base import Engine
+
+    monkeypatch.setattr(Engine, "TIMING_WINDOW", 3)  # the engine must size its own window from it
     eng = open_engine(engine_path)
-    eng.TIMING_WINDOW = 3
-    eng.timings_ms = type(eng.timings_ms)(maxlen=3)
+    sleepy = _Sleepy(eng._run, [0.0, 0.02, 0.04, 0.06, 0.08])
+    eng._run = sleepy
+    wall_ms = []
     for _ in range(5):
+        t0 = time.perf_counter()
         eng(np.zeros((1, 3, 64, 64), np.float32))
-    assert len(eng.timings_ms) == 3 and eng.last_ms > 0
+        wall_ms.append((time.perf_counter() - t0) * 1e3)
+    # the newest three calls, oldest first: each at least its sleep + run, at most the wall time
+    assert len(eng.timings_ms) == 3 and eng.last_ms == eng.timings_ms[-1]
+    for t, inner, wall in zip(eng.timings_ms, sleepy.inner_ms[2:], wall_ms[2:]):
+        assert inner <= t <= wall
+
+
+def test_batch_timing_adds_up(engine_path):
+    import time
+
+    pipe = edgeguard.load(engine_path, host_stages=[_Halve()])
+    x = np.random.default_rng(3).random((2, 3, 64, 64), dtype=np.float32)
+    for i in range(3):
+        n_before = len(pipe.engine.timings_ms)
+        t0 = time.perf_counter()
+        t = pipe.run_batch(x)[0].timing_ms
+        wall = (time.perf_counter() - t0) * 1e3
+        assert len(pipe.engine.timings_ms) == n_before + 1, i  # one engine call per batch
+        assert t["engine"] == pipe.engine.last_ms > 0
+        parts = t["preprocess"] + t["stage:halve"] + t["engine"] + t["decision"]
+        assert parts <= t["total"] <= wall

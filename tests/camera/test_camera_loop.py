@@ -148,10 +148,28 @@ def test_task_mismatch_is_a_config_error(sign_engine: Path) -> None:
 
 
 def test_slow_stage_in_the_always_on_path_suggests_escalate(sign_engine: Path) -> None:
-    with pytest.raises(ConfigError, match="--escalate"):
+    from edgeguard.stages import DIP, JPEG
+
+    with pytest.raises(ConfigError, match="host stage 'dip' is not real-time.*use it with --escalate"):
         load(sign_engine, host_stages=["dip"], allow_slow=False)
-    pipe = load(sign_engine, host_stages=["jpeg:75"], escalate="dip", allow_slow=False)
-    assert pipe.escalate is not None
+    # the same slow stage is accepted as the escalation, and the loop runs it on the gated frames only
+    gated: list[int] = []
+
+    def every_third(decision: dict) -> bool:
+        gated.append(len(gated))
+        return gated[-1] % 3 == 1
+
+    pipe = load(
+        sign_engine, host_stages=["jpeg:75"], escalate="dip:iters=2", allow_slow=False, gate=every_third
+    )
+    assert len(pipe.host_stages) == 1 and isinstance(pipe.host_stages[0], JPEG)
+    assert pipe.host_stages[0].quality == 75
+    assert isinstance(pipe.escalate, DIP) and pipe.escalate.iters == 2 and pipe.escalate.realtime is False
+    src = open_source("synthetic:stop-sign?frames=6", width=160, height=120)
+    s = CameraLoop(pipe, src, LoopOptions(warmup=False)).run()
+    assert s["frames"] == 6 and len(gated) == 6
+    assert s["escalated"] == 2  # frames 1 and 4
+    assert pipe.escalate.last_info["iterations"] == 2 and "stage:jpeg" in s["stage_ms"]
 
 
 def test_unwritable_outputs_fail_before_the_loop(sign_engine: Path, tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
-"""Deep Image Prior: the loss curve, the three stopping rules and what each returns."""
+"""Deep Image Prior: it removes noise and a perturbation; the loss curve, the stopping rules."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from edgeguard import stages
-from edgeguard.samples import photo_batch
+from edgeguard.samples import photo, photo_batch
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +18,52 @@ def small() -> np.ndarray:
 
 def returned_mse(out: np.ndarray, x: np.ndarray) -> list[float]:
     return np.square(out.astype(np.float64) - x).reshape(len(x), -1).mean(1).tolist()
+
+
+def psnr(a: np.ndarray, clean: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.square(a.astype(np.float64) - clean).mean()))
+
+
+def cat_crop(scale_to: int) -> np.ndarray:
+    """The centre 32×32 of skimage's ``chelsea`` photo resized to ``scale_to``², as (1, 3, 32, 32).
+
+    A crop of a larger resize keeps the photo's natural smoothness; the whole photo squeezed into
+    32×32 is mostly edges, where a 3-scale DIP cannot beat even a small perturbation in 60 steps.
+    """
+    img = cv2.resize(photo("chelsea"), (scale_to, scale_to), interpolation=cv2.INTER_AREA)
+    o = (scale_to - 32) // 2
+    return img[o : o + 32, o : o + 32].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+
+
+def test_removes_gaussian_noise_from_a_real_photo() -> None:
+    clean = cat_crop(96)
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 0.2, clean.shape), 0, 1).astype(np.float32)
+    out = stages.create("dip", iters=60, seed=0)(noisy)
+    before, after = psnr(noisy, clean), psnr(out, clean)
+    assert before == pytest.approx(14.6, abs=0.3)  # the oracle: σ = 0.2 noise, clipped
+    assert after > before + 5.0  # measured 23.7 dB: the prior fits the image long before the noise
+
+
+def test_removes_an_linf_perturbation_from_a_real_photo() -> None:
+    clean = cat_crop(128)
+    sign = np.sign(np.random.default_rng(0).standard_normal(clean.shape))
+    perturbed = np.clip(clean + 16 / 255 * sign, 0, 1).astype(np.float32)  # ‖δ‖∞ = 16/255
+    out = stages.create("dip", iters=60, seed=0)(perturbed)
+    before, after = psnr(perturbed, clean), psnr(out, clean)
+    assert before == pytest.approx(24.1, abs=0.3)
+    assert after > before + 2.0  # measured 27.5 dB
+    assert np.abs(out - clean).mean() < np.abs(perturbed - clean).mean()
+
+
+@pytest.mark.slow
+def test_stopping_early_is_what_removes_the_noise() -> None:
+    # seed 001 / Ulyanov et al.: given enough steps the network re-learns the noise, so the
+    # iterate that fits the noisy input best (what a long run returns) is further from the clean one
+    clean = cat_crop(96)
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 0.2, clean.shape), 0, 1).astype(np.float32)
+    early = psnr(stages.create("dip", iters=60, seed=0)(noisy), clean)
+    late = psnr(stages.create("dip", iters=300, seed=0)(noisy), clean)
+    assert early > late + 1.5  # measured 23.7 vs 17.8 dB
 
 
 def test_loss_decreases_nearly_monotonically_at_first(small: np.ndarray) -> None:
