@@ -43,7 +43,7 @@ def engine_path() -> Path:
 def expected_source() -> tuple[str, list[str]]:
     """(sha256 of the bundled weights, canonical defense specs) that a fresh export would record."""
     from .. import defenses, models
-    from ..exporter.onnx import file_sha256
+    from ..provenance import file_sha256
 
     entry = models.REGISTRY.get(MODEL)
     weights = entry.extra.get("default_weights")

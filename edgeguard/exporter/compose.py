@@ -18,7 +18,12 @@ import numpy as np
 import torch
 
 from .. import defenses, manifest
+from ..engines.base import Engine, TensorSpec
+from ..engines.onnxruntime import OnnxRuntimeEngine
+from ..engines.torch import TorchEngine
 from ..errors import ConfigError, EngineError, first_line
+from ..provenance import file_sha256, versions
+from .graph import dedupe_opsets, parse_normalize, simplify
 from .wrap import DefendedModel, Normalize
 
 
@@ -58,21 +63,36 @@ def _input_hw(model: Any, input_size: int | tuple[int, int] | None) -> tuple[str
     return inputs[0].name, hw, dynamic_batch
 
 
-def dedupe_opsets(model: Any) -> Any:
-    """Keep one ``opset_import`` entry per domain (``""`` and ``"ai.onnx"`` are the same domain).
+class PrefixThenGraph(Engine):
+    """Parity reference for a composed graph: the torch-eager prefix, then the user's original graph.
 
-    ``merge_models`` can leave both spellings of the default domain; onnxruntime's quantiser then
-    fails with "Failed to find proper ai.onnx domain".
+    Its single output is called ``logits``, like the composed graph's first output.
     """
-    best: dict[str, int] = {}
-    for op in model.opset_import:
-        dom = "" if op.domain == "ai.onnx" else op.domain
-        best[dom] = max(best.get(dom, 0), op.version)
-    del model.opset_import[:]
-    for dom, ver in best.items():
-        entry = model.opset_import.add()
-        entry.domain, entry.version = dom, ver
-    return model
+
+    provider = "torch+onnxruntime"
+
+    def __init__(self, prefix: Engine, graph: Engine) -> None:
+        super().__init__()
+        self.prefix, self.graph = prefix, graph
+        self.inputs = list(prefix.inputs)
+        self.outputs = [TensorSpec("logits", graph.outputs[0].dtype, graph.outputs[0].shape)]
+        self._active = True
+
+    def _load(self) -> None:
+        self.graph.activate()
+
+    def _unload(self) -> None:
+        self.graph.deactivate()
+
+    def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        prepped = self.prefix(feed)["prep"]
+        first = self.graph.outputs[0].name
+        batch = self.graph.inputs[0].shape[0]
+        if batch is None:
+            return {"logits": self.graph(prepped)[first]}
+        # Fixed-batch graph: run the images in chunks of its batch size.
+        parts = [self.graph(prepped[i : i + batch])[first] for i in range(0, len(prepped), batch)]
+        return {"logits": np.concatenate(parts)}
 
 
 def _rename(graph: Any, old: str, new: str) -> None:
@@ -100,9 +120,6 @@ def export_onnx_file(
     import onnx
     import onnx.compose
     import onnx.version_converter
-    import onnxruntime as ort
-
-    from .onnx import file_sha256, parse_normalize, versions
 
     user = _load(path)
     in_name, size, dynamic_batch = _input_hw(user, input_size)
@@ -138,23 +155,16 @@ def export_onnx_file(
         prefix.ir_version = user.ir_version = max(prefix.ir_version, user.ir_version)
     user_p = onnx.compose.add_prefix(user, "m/")
     merged = onnx.compose.merge_models(prefix, user_p, io_map=[("prep", "m/" + in_name)])
-    from .onnx import _simplify
-
-    merged = _simplify(dedupe_opsets(merged))
+    merged = simplify(dedupe_opsets(merged))
     out_names = [o.name for o in merged.graph.output]
     _rename(merged.graph, out_names[0], "logits")
     for name in out_names[1:]:
         _rename(merged.graph, name, name.removeprefix("m/"))
 
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-    def reference(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            prepped = prefix_mod(torch.from_numpy(x)).numpy()
-        if not dynamic_batch:  # fixed-batch graph: run images one by one
-            return np.concatenate([sess.run(None, {in_name: prepped[i : i + 1]})[0] for i in range(len(x))])
-        return sess.run(None, {in_name: prepped})[0]
-
+    reference = PrefixThenGraph(
+        TorchEngine(prefix_mod, input_shape=(None, 3, *size), output_names=("prep",)),
+        OnnxRuntimeEngine(path, provider="cpu"),
+    )
     out_path = Path(out) if out else path.with_name(path.stem + "-defended.onnx")
     if out_path.resolve() == path.resolve():
         raise ConfigError("--out would overwrite the source model; choose another file name")

@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .. import defenses, manifest, models
-from .._version import __version__
+from ..engines.base import Engine
+from ..engines.torch import TorchEngine
 from ..errors import ConfigError, EngineError
 from ..outputs import OutputGroup
+from ..provenance import file_sha256, versions
+from .graph import op_histogram, parse_normalize, simplify
 from .parity import Parity, check_onnx
 from .wrap import DefendedModel, Normalize
 
@@ -44,35 +46,6 @@ class ExportResult:
     seconds: float = 0.0
 
 
-def versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-    import torchvision
-
-    out = {
-        "edgeguard": __version__,
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "onnx": onnx.__version__,
-        "onnxruntime": onnxruntime.__version__,
-    }
-    try:
-        import onnxslim
-
-        out["onnxslim"] = onnxslim.__version__
-    except Exception:  # onnxslim is optional at run time: export then skips simplification
-        pass
-    return out
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def state_sha256(model: torch.nn.Module) -> str:
     """Hash of a model's parameters and buffers (identifies random-init weights too)."""
     h = hashlib.sha256()
@@ -82,52 +55,21 @@ def state_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def parse_normalize(text: str | None, default: tuple[tuple, tuple]) -> tuple[tuple, tuple] | None:
-    """``None``/"default" → default; "none" → no normalisation; "imagenet"; or "m,m,m/s,s,s"."""
-    if text is None or text == "default":
-        return default
-    if text == "none":
-        return None
-    if text == "imagenet":
-        return models.IMAGENET_MEAN, models.IMAGENET_STD
-    try:
-        m, s = text.split("/")
-        mean = tuple(float(v) for v in m.split(","))
-        std = tuple(float(v) for v in s.split(","))
-    except ValueError:
-        mean = std = ()
-    if len(mean) != 3 or len(std) != 3 or not all(v > 0 for v in std):
-        raise ConfigError(
-            f"--normalize {text!r}: expected none, imagenet or MEAN,MEAN,MEAN/STD,STD,STD (std > 0)"
-        )
-    return mean, std
-
-
-def op_histogram(model: Any) -> Counter:
-    return Counter(node.op_type for node in model.graph.node)
-
-
-def _simplify(model: Any) -> Any:
-    try:
-        import onnxslim
-    except ImportError:
-        return model
-    return onnxslim.slim(model)
-
-
 def _finish(
     model: Any,
     out: Path,
     data: dict,
-    reference,
-    size,
-    tolerance,
-    images,
-    t0,
+    reference: Engine,
+    size: tuple[int, int],
+    tolerance: float,
+    images: int,
+    t0: float,
     lowp: Any = None,
     host_stages: list[str] | None = None,
 ) -> ExportResult:
     """Check, embed the manifest, check parity on a temp file, then move into place.
+
+    ``reference`` is the engine the graph must match (torch eager for a traced model).
 
     ``lowp`` (:class:`~edgeguard.exporter.precision.PrecisionOptions`) lowers the parity-checked FP32
     graph to FP16/INT8 and checks it against FP32 before anything is written. ``host_stages`` (canonical
@@ -281,7 +223,7 @@ def export(
     wrapped = DefendedModel(
         net, [defenses.from_spec(s) for s in specs], Normalize(*norm) if norm else None
     ).eval()
-    onnx_model = _simplify(_torch_to_onnx(wrapped, size, opset))
+    onnx_model = simplify(_torch_to_onnx(wrapped, size, opset))
     src = {
         "model": str(model),
         "weights": str(weights) if weights else info.weights,
@@ -299,11 +241,7 @@ def export(
         task=info.task,
         opset=opset,
     )
-
-    def reference(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return wrapped(torch.from_numpy(x)).numpy()
-
+    reference = TorchEngine(wrapped, input_shape=(None, 3, *size))
     return finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)
 
 

@@ -175,14 +175,6 @@ def drop_round_trips(model: Any) -> Any:
     return model
 
 
-def _session(path_or_bytes: str | bytes) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    return ort.InferenceSession(path_or_bytes, opts, providers=["CPUExecutionProvider"])
-
-
 def eval_images(data: dict[str, Any], calib: str | Path | None, photos: int) -> np.ndarray:
     """Parity photos plus up to :data:`AGREEMENT_CALIB_IMAGES` calibration images (evenly spaced)."""
     from ..samples import photo_batch
@@ -199,15 +191,27 @@ def eval_images(data: dict[str, Any], calib: str | Path | None, photos: int) -> 
 def compare_graphs(
     ref_model: Any, low_model: Any, x: np.ndarray, opts: PrecisionOptions, input_name: str = "input"
 ) -> PrecisionParity:
-    """Run both graphs on ``x`` and compare the first output (norm-wise relative error, top-1)."""
-    from .parity import compare
+    """Run both graphs in onnxruntime (CPU) on ``x`` and compare the first output.
 
-    ref = _session(ref_model.SerializeToString()).run(None, {input_name: x})[0]
-    got = _session(low_model.SerializeToString()).run(None, {input_name: x})[0]
-    p = compare(ref, got.astype(np.float32), FP16_TOLERANCE)
+    The comparison is :func:`edgeguard.engines.compare.compare` (norm-wise relative error, top-1
+    agreement); each graph is written to a temporary file so it runs as an ordinary engine.
+    """
+    import onnx
+
+    from ..engines.compare import compare
+    from ..engines.onnxruntime import OnnxRuntimeEngine
+
+    with tempfile.TemporaryDirectory(prefix="edgeguard-precision-") as d:
+        paths = [Path(d) / "fp32.onnx", Path(d) / f"{opts.precision}.onnx"]
+        for model, path in zip((ref_model, low_model), paths):
+            onnx.save(model, str(path))
+        ref, low = (OnnxRuntimeEngine(p, provider="cpu") for p in paths)
+        with ref, low:
+            first = ref.outputs[0].name
+            diff = compare(ref, low, {input_name: x}, outputs={first: low.outputs[0].name})[first]
     tol = opts.fp16_tolerance if opts.precision == "fp16" else None
     return PrecisionParity(
-        opts.precision, p.images, p.max_abs, p.max_rel, p.top1_agreement, opts.min_agreement, tol
+        opts.precision, diff.images, diff.max_abs, diff.max_rel, diff.top1_agreement, opts.min_agreement, tol
     )
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..engines._trt import PREFIX_SCOPES
 from ..errors import ConfigError, EngineError, InputError
-from .compose import dedupe_opsets
+from .graph import dedupe_opsets
 
 log = logging.getLogger("edgeguard.quantize")
 

@@ -11,7 +11,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 
 from edgeguard import manifest as mf
 from edgeguard.errors import ConfigError, EngineError
-from edgeguard.exporter.compose import dedupe_opsets
+from edgeguard.exporter.graph import dedupe_opsets
 from edgeguard.exporter.tensorrt import BatchProfile, _parse, ensure_engine
 from edgeguard.samples import photo_batch
 from tests.fakes.tensorrt_fake import MAGIC, make_fake, read_header
