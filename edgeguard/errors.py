@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class EdgeGuardError(Exception):
     """Base class. ``str(err)`` is the single line shown to the user (what went wrong + how to fix)."""
@@ -23,6 +25,24 @@ class ModelError(EdgeGuardError):
 
 class EngineError(EdgeGuardError):
     """An engine file is missing, corrupt, or cannot run on this machine."""
+
+
+class StaleEngineError(EngineError):
+    """An engine file that cannot run here as it is: a TensorRT plan built by another TensorRT version,
+    for another GPU, or from an ONNX file that has changed since.
+
+    Engines only run; they never rebuild. The caller decides: ``edgeguard.load(path, rebuild=True)``
+    and the ``infer``/``camera`` commands rebuild the plan from ``source`` through the exporter.
+
+    Attributes:
+        reason: why the plan is stale, as one clause ("it was built with TensorRT 10.3, this is 11.0").
+        engine: the plan file.
+        source: the ONNX file it can be rebuilt from, or ``None`` when that is not beside the plan.
+    """
+
+    def __init__(self, message: str, *, reason: str, engine: Path, source: Path | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.engine, self.source = reason, engine, source
 
 
 class SourceError(EdgeGuardError):

@@ -23,7 +23,7 @@ import numpy as np
 from . import decision as decisions
 from .checks import check_image_batch
 from .engines import Engine, open_engine
-from .errors import ConfigError
+from .errors import ConfigError, StaleEngineError
 from .preprocess import load_image, preprocess
 
 HostStage = Callable[[np.ndarray], np.ndarray]
@@ -193,12 +193,18 @@ def load(
     provider: str | None = None,
     host_stages: Sequence[HostStage | str] | None = None,
     escalate: HostStage | str | None = None,
+    rebuild: bool | Callable[[str], None] = False,
     **options: Any,
 ) -> Pipeline:
     """Open an engine (``.onnx``, ``.trt`` …, or its ``.edgeguard.json`` sidecar) as a :class:`Pipeline`.
 
     Host stages named in the manifest are built unless ``host_stages`` is given; string entries are
     stage specs (``"tvm:keep=0.5"``).
+
+    ``rebuild``: a TensorRT plan built for another TensorRT/GPU, or from an ONNX file that changed since,
+    raises :class:`~edgeguard.errors.StaleEngineError` (engines never build). With ``rebuild=True`` it is
+    rebuilt in place from the source ONNX beside it (through ``edgeguard.exporter``, which needs the
+    ``export`` extra) and a warning is logged; a callable is also handed that one-line notice.
     """
     from . import manifest as mf
 
@@ -208,7 +214,7 @@ def load(
         if not data.get("engine"):
             raise ConfigError(f"{p.name} names no engine file; pass the .onnx/.trt path instead")
         p = p.with_name(data["engine"])
-    engine = open_engine(p, provider=provider)
+    engine = _open(p, provider, rebuild)
     specs: Sequence[HostStage | str] = (
         host_stages if host_stages is not None else (engine.manifest or {}).get("host_stages", [])
     )
@@ -218,6 +224,25 @@ def load(
         escalate=_stage(escalate) if escalate is not None else None,
         **options,
     )
+
+
+def _open(path: Path, provider: str | None, rebuild: bool | Callable[[str], None]) -> Engine:
+    """Open the engine; rebuild a stale TensorRT plan first when the caller asked for it."""
+    try:
+        return open_engine(path, provider=provider)
+    except StaleEngineError as err:
+        if not rebuild or err.source is None:
+            raise
+        notice = f"rebuilding {err.engine.name} from {err.source.name}: {err.reason}"
+    import logging
+
+    from .exporter.tensorrt import rebuild_plan  # lazy: the build side, only when asked to rebuild
+
+    logging.getLogger("edgeguard.tensorrt").warning(notice)
+    if callable(rebuild):
+        rebuild(notice)
+    rebuild_plan(path)
+    return open_engine(path, provider=provider)
 
 
 def _stage(s: HostStage | str) -> HostStage:

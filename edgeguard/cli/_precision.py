@@ -23,10 +23,9 @@ def plan_engine(engine: str, batch: str) -> Any:
     profile = BatchProfile.parse(batch)
     if engine == "onnx":
         return None
-    from ..engines import _trt
+    from ..engines.tensorrt import require_tensorrt
 
-    _trt.import_tensorrt()
-    _trt.device_info()
+    require_tensorrt()
     return profile
 
 

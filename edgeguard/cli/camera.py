@@ -110,6 +110,8 @@ def run_camera(
         escalate=escalate,
         top=top,
         allow_slow=False,
+        # A stale TensorRT plan is rebuilt from the ONNX beside it, with one line saying why.
+        rebuild=lambda notice: err_console.print(notice, markup=False, highlight=False),
     )
     src = open_source(
         source if source is not None else "0",

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
-from ._common import console, fmt_ms
+from ._common import console, err_console, fmt_ms
 from .app import app
 
 
@@ -49,6 +49,8 @@ def infer_cmd(
         escalate=escalate,
         top=top,
         crop=parse_crop(crop),
+        # A stale TensorRT plan is rebuilt from the ONNX beside it, with one line saying why.
+        rebuild=lambda notice: err_console.print(notice, markup=False, highlight=False),
     )
     with pipe:
         pipe([images[0]])  # warm-up: first-call allocation is not what users should read as latency

@@ -5,10 +5,12 @@ Name-based I/O throughout (``num_io_tensors`` / ``get_tensor_mode`` / ``set_inpu
 (bindings removed) and unchanged in 11.x — so one code path serves 8.5, 10 and 11.
 
 The sidecar ``NAME.edgeguard.json`` (if present) supplies the manifest and the ``tensorrt`` build record.
-A plan built for another TensorRT version or GPU cannot be deserialized; when the record says so and the
-source ONNX it names sits next to the plan, the plan is rebuilt in place (with a log line saying why),
-otherwise opening fails with an EngineError saying how to rebuild. Plans without a sidecar (trtexec,
-Polygraphy) load as they are.
+A plan built for another TensorRT version or GPU cannot be deserialized, and one built from an ONNX file
+that has changed since runs the old graph: when the record says either, opening fails with a
+:class:`~edgeguard.errors.StaleEngineError` naming why (:func:`stale_reason`, the one check that the
+builder's cache uses too). Engines never build: ``edgeguard.load(path, rebuild=True)`` and the
+``infer``/``camera`` commands rebuild through ``edgeguard.exporter.tensorrt``. Plans without a sidecar
+(trtexec, Polygraphy) load as they are.
 """
 
 from __future__ import annotations
@@ -20,11 +22,94 @@ from typing import Any
 import numpy as np
 
 from .. import manifest as mf
-from ..errors import EngineError, InputError, first_line
+from ..errors import EngineError, InputError, StaleEngineError, first_line
+from ..provenance import file_sha256
 from . import _trt
 from .base import Engine, TensorSpec
 
 log = logging.getLogger("edgeguard.tensorrt")
+
+
+def require_tensorrt() -> dict[str, str]:
+    """Import TensorRT and find the GPU now; returns the device (name, compute capability).
+
+    Raises:
+        EngineError: TensorRT is not installed (says how to install it), too old, or no GPU is visible.
+    """
+    _trt.import_tensorrt()
+    return _trt.device_info()
+
+
+def stale_reason(recorded: dict[str, Any] | None, expected: dict[str, Any]) -> str | None:
+    """Why a plan built as ``recorded`` (its sidecar's ``tensorrt`` record) cannot be used where
+    ``expected`` describes the machine and source (``None`` when it can).
+
+    ``expected`` holds ``onnx_sha256``, ``version``, ``device``, ``precision`` and ``profile``; a
+    ``None`` value is not compared (the runtime does not know which precision/profile is wanted).
+    """
+    if not recorded:
+        return "its sidecar does not record how it was built"
+    want_sha = expected.get("onnx_sha256")
+    if want_sha is not None and recorded.get("onnx_sha256") != want_sha:
+        old = str(recorded.get("onnx_sha256"))[:12]
+        return f"the source ONNX changed (sha256 {old}… → {want_sha[:12]}…)"
+    if recorded.get("version") != expected["version"]:
+        return f"it was built with TensorRT {recorded.get('version')}, this is TensorRT {expected['version']}"
+    dev, want = recorded.get("device") or {}, expected["device"]
+    if dev.get("compute_capability") != want["compute_capability"] or dev.get("name") != want["name"]:
+        return (
+            f"it was built for {dev.get('name')} (sm {dev.get('compute_capability')}), this GPU is "
+            f"{want['name']} (sm {want['compute_capability']})"
+        )
+    if expected.get("precision") is not None and recorded.get("precision") != expected["precision"]:
+        return f"precision {recorded.get('precision')} → {expected['precision']}"
+    if expected.get("profile") is not None and recorded.get("profile") != expected["profile"]:
+        return f"batch profile {recorded.get('profile')} → {expected['profile']}"
+    return None
+
+
+def plan_source(plan: Path, record: dict[str, Any]) -> Path | None:
+    """The source ONNX a plan's build record names, when it sits beside the plan."""
+    name = str(record.get("onnx") or "")
+    src = plan.with_name(name) if name and Path(name).name == name else None
+    return src if src is not None and src.is_file() else None
+
+
+def check_plan(plan: str | Path, trt_version: str | None = None) -> None:
+    """Raise :class:`StaleEngineError` when the plan's sidecar says it cannot run here as it is.
+
+    Compared with this machine: the TensorRT version and GPU the plan was built for, and (when the
+    source ONNX is beside it) that file's sha256. A plan without a sidecar or build record passes:
+    there is nothing to check it against, and TensorRT itself refuses one it cannot deserialize.
+    """
+    plan = Path(plan)
+    side = mf.sidecar_path(plan)
+    record = (mf.load_sidecar(side) if side.is_file() else {}).get("tensorrt")
+    if not record:
+        return
+    version = trt_version if trt_version is not None else str(_trt.import_tensorrt().__version__)
+    src = plan_source(plan, record)
+    current = {
+        "onnx_sha256": file_sha256(src) if src is not None else None,
+        "version": version,
+        "device": _trt.device_info(),
+    }
+    reason = stale_reason(record, current)
+    if reason is None:
+        return
+    if src is None:
+        how = (
+            f"its source {record.get('onnx')!r} is not next to it, so it cannot be rebuilt — copy the .onnx "
+            "beside it or run `edgeguard export … --engine trt` on this machine"
+        )
+    else:
+        how = (
+            f"rebuild it from {src.name} with edgeguard.load(…, rebuild=True) or `edgeguard infer` "
+            "(both rebuild it in place)"
+        )
+    raise StaleEngineError(
+        f"{plan.name} cannot run here: {reason}; {how}", reason=reason, engine=plan, source=src
+    )
 
 
 class TensorRTEngine(Engine):
@@ -32,16 +117,16 @@ class TensorRTEngine(Engine):
 
     Args:
         path: the plan file.
-        rebuild: rebuild a stale plan from its source ONNX (named in the sidecar) instead of failing.
 
     Raises:
-        EngineError: TensorRT not installed (says how to install it), no GPU, missing/corrupt plan, or a
-            plan built for another TensorRT/GPU that cannot be rebuilt here.
+        StaleEngineError: the sidecar says the plan was built for another TensorRT/GPU or from an ONNX
+            file that has changed (``reason`` says which; see :func:`check_plan`).
+        EngineError: TensorRT not installed (says how to install it), no GPU, missing/corrupt plan.
     """
 
     provider = "TensorRT"
 
-    def __init__(self, path: str | Path, rebuild: bool = True) -> None:
+    def __init__(self, path: str | Path) -> None:
         super().__init__()
         self.path = Path(path)
         if not self.path.is_file():
@@ -49,49 +134,12 @@ class TensorRTEngine(Engine):
         self._trt = _trt.import_tensorrt()
         side = mf.sidecar_path(self.path)
         self.manifest = mf.load_sidecar(side) if side.is_file() else None
-        if rebuild:
-            self._rebuild_if_stale()
+        check_plan(self.path, str(self._trt.__version__))
         self._engine: Any = None
         self._context: Any = None
         self._profiles: dict[str, tuple[tuple[int, ...], ...]] = {}
         self._load()  # read I/O specs now so callers can inspect them (as OnnxRuntimeEngine does)
         self._active = True
-
-    # -- cache validation -------------------------------------------------------------------------
-    def _rebuild_if_stale(self) -> None:
-        record = (self.manifest or {}).get("tensorrt")
-        if not record:
-            return
-        from ..exporter.tensorrt import BatchProfile, ensure_engine, stale_reason  # lazy: build side
-
-        src = self.path.with_name(str(record.get("onnx", "")))
-        current = {
-            "onnx_sha256": record.get("onnx_sha256"),
-            "version": str(self._trt.__version__),
-            "device": _trt.device_info(),
-            "precision": record.get("precision"),
-            "profile": record.get("profile"),
-        }
-        reason = stale_reason(record, current)
-        if reason is None:
-            return
-        if not record.get("onnx") or not src.is_file():
-            raise EngineError(
-                f"{self.path.name} cannot run here: {reason}; its source {record.get('onnx')!r} is not next "
-                "to it, so it cannot be rebuilt — copy the .onnx beside it or run `edgeguard export … "
-                "--engine trt` on this machine"
-            )
-        log.warning("rebuilding %s: %s", self.path.name, reason)
-        typed = bool(record.get("strongly_typed")) and _trt.major(self._trt) < 11
-        build = ensure_engine(
-            src,
-            self.path,
-            batch=BatchProfile(**record["profile"]),
-            force=True,
-            workspace_mb=int(record.get("workspace_mb", 1024)),
-            strongly_typed=typed,
-        )
-        self.manifest = mf.load_sidecar(build.sidecar)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def _load(self) -> None:

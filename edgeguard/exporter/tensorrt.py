@@ -13,7 +13,9 @@ Version-adaptive (REFERENCE.md "Platform facts"; TensorRT 10→11 migration guid
 
 Plans are written plain (no header: trtexec, Polygraphy and DeepStream load them). How each was built
 lives in the sidecar ``NAME.edgeguard.json`` under ``tensorrt``; :func:`ensure_engine` rebuilds when the
-source ONNX, TensorRT version, GPU, precision or batch profile differ, and logs why.
+source ONNX, TensorRT version, GPU, precision or batch profile differ, and logs why (the comparison is
+the engine side's :func:`~edgeguard.engines.tensorrt.stale_reason`, so builder and runtime agree).
+:func:`rebuild_plan` is what ``edgeguard.load(…, rebuild=True)`` calls for a plan the runtime refused.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from typing import Any
 
 from .. import manifest as mf
 from ..engines import _trt
-from ..errors import ConfigError, EngineError
+from ..engines.tensorrt import check_plan, stale_reason
+from ..errors import ConfigError, EngineError, StaleEngineError
 from ..outputs import OutputGroup
-from .onnx import file_sha256
+from ..provenance import file_sha256
 
 log = logging.getLogger("edgeguard.tensorrt")
 
@@ -245,28 +248,6 @@ def build_plan(
     }
 
 
-def stale_reason(recorded: dict[str, Any] | None, expected: dict[str, Any]) -> str | None:
-    """Why a cached plan cannot be used (``None`` when it can)."""
-    if not recorded:
-        return "its sidecar does not record how it was built"
-    if recorded.get("onnx_sha256") != expected["onnx_sha256"]:
-        old = str(recorded.get("onnx_sha256"))[:12]
-        return f"the source ONNX changed (sha256 {old}… → {expected['onnx_sha256'][:12]}…)"
-    if recorded.get("version") != expected["version"]:
-        return f"it was built with TensorRT {recorded.get('version')}, this is TensorRT {expected['version']}"
-    dev, want = recorded.get("device") or {}, expected["device"]
-    if dev.get("compute_capability") != want["compute_capability"] or dev.get("name") != want["name"]:
-        return (
-            f"it was built for {dev.get('name')} (sm {dev.get('compute_capability')}), this GPU is "
-            f"{want['name']} (sm {want['compute_capability']})"
-        )
-    if recorded.get("precision") != expected["precision"]:
-        return f"precision {recorded.get('precision')} → {expected['precision']}"
-    if recorded.get("profile") != expected["profile"]:
-        return f"batch profile {recorded.get('profile')} → {expected['profile']}"
-    return None
-
-
 def ensure_engine(
     onnx_path: str | Path,
     out: str | Path | None = None,
@@ -343,3 +324,41 @@ def ensure_engine(
         data = dict(data, precision=precision, tensorrt=record)
         mf.save_sidecar(data, path, to=group.temp(side))
     return EngineBuild(path, side, True, reason, record)
+
+
+def rebuild_plan(plan: str | Path) -> EngineBuild:
+    """Rebuild a stale plan in place from the source ONNX its sidecar names, with the same settings.
+
+    The batch profile, workspace and typing recorded at the first build are kept (a plan made strongly
+    typed on TensorRT 10 stays so; on 11 every build is). Does nothing but return the record when the
+    plan is current.
+
+    Raises:
+        StaleEngineError: the source ONNX is not beside the plan (the message says how to fix it).
+        EngineError: the plan has no sidecar build record to rebuild from, or the build fails.
+    """
+    plan = Path(plan)
+    side = mf.sidecar_path(plan)
+    record = (mf.load_sidecar(side) if side.is_file() else {}).get("tensorrt")
+    if not record:
+        raise EngineError(
+            f"{plan.name} has no sidecar build record, so edgeguard cannot tell what to rebuild it from; "
+            "rebuild it with `edgeguard export MODEL --engine trt`"
+        )
+    try:
+        check_plan(plan)
+        return EngineBuild(plan, side, False, "cache valid", record)
+    except StaleEngineError as err:
+        if err.source is None:
+            raise
+        src = err.source
+    trt = _trt.import_tensorrt()
+    typed = bool(record.get("strongly_typed")) and _trt.major(trt) < 11
+    return ensure_engine(
+        src,
+        plan,
+        batch=BatchProfile(**record["profile"]),
+        force=True,
+        workspace_mb=int(record.get("workspace_mb", DEFAULT_WORKSPACE_MB)),
+        strongly_typed=typed,
+    )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
 
+from edgeguard.cli.app import main
 from edgeguard.engines import open_engine
-from edgeguard.errors import EngineError, InputError
+from edgeguard.errors import EngineError, InputError, StaleEngineError
 from edgeguard.exporter.tensorrt import ensure_engine
+from edgeguard.pipeline import load
 from edgeguard.samples import photo_batch
 
 
@@ -57,19 +61,84 @@ def test_corrupt_plan_is_an_engine_error(use_trt, tmp_path):
         open_engine(tmp_path / "missing.plan")
 
 
-def test_plan_from_other_version_is_rebuilt_or_refused(use_trt, graphs, tmp_path, caplog):
+def _stale_plan(use_trt, graphs, tmp_path):
+    """A plan built on TensorRT 10.3 for an Orin, then a JetPack/driver upgrade to 11.0 on an H100."""
     use_trt("10.3.0")
     src = shutil.copy(graphs["fp16"], tmp_path / "m.onnx")
     plan = ensure_engine(src, tmp_path / "m.engine").path
-    use_trt("11.0.0", gpu="h100")  # JetPack/driver upgrade: the old plan cannot deserialize
-    caplog.set_level(logging.WARNING, logger="edgeguard.tensorrt")
-    eng = open_engine(plan)
-    assert "rebuilding m.engine: it was built with TensorRT 10.3.0, this is TensorRT 11.0.0" in caplog.text
-    assert eng.manifest["tensorrt"]["version"] == "11.0.0" and eng.manifest["tensorrt"]["strongly_typed"]
-    use_trt("11.1.0")
-    src.unlink()  # the source ONNX is gone: refuse with the reason and the way out
-    with pytest.raises(EngineError, match=r"cannot run here: it was built with TensorRT 11.0.0.*be rebuilt"):
+    use_trt("11.0.0", gpu="h100")
+    return src, plan
+
+
+def test_stale_plan_is_a_typed_error_and_the_engine_never_builds(use_trt, graphs, tmp_path):
+    src, plan = _stale_plan(use_trt, graphs, tmp_path)
+    before = plan.read_bytes()
+    with pytest.raises(StaleEngineError) as info:
         open_engine(plan)
+    err = info.value
+    assert err.reason == "it was built with TensorRT 10.3.0, this is TensorRT 11.0.0"
+    assert err.engine == plan and err.source == src
+    assert str(err).startswith("m.engine cannot run here: it was built with TensorRT 10.3.0")
+    assert "rebuild=True" in str(err)
+    with pytest.raises(StaleEngineError, match="rebuild=True"):
+        load(plan)  # the Python API does not rebuild unless asked
+    assert plan.read_bytes() == before  # nothing was rebuilt behind the caller's back
+
+
+def test_changed_source_onnx_makes_the_plan_stale(use_trt, graphs, tmp_path):
+    use_trt("10.3.0")
+    src = shutil.copy(graphs["fp32"], tmp_path / "m.onnx")
+    plan = ensure_engine(src, tmp_path / "m.engine").path
+    open_engine(plan)  # current: opens
+    shutil.copy(graphs["fp16"], src)  # re-exported under the same name
+    with pytest.raises(StaleEngineError, match=r"cannot run here: the source ONNX changed \(sha256 "):
+        open_engine(plan)
+
+
+def test_load_with_rebuild_rebuilds_from_the_source(use_trt, graphs, tmp_path, caplog):
+    src, plan = _stale_plan(use_trt, graphs, tmp_path)
+    caplog.set_level(logging.WARNING, logger="edgeguard.tensorrt")
+    notices: list[str] = []
+    pipe = load(plan, rebuild=notices.append)
+    assert notices == [
+        "rebuilding m.engine from m.onnx: it was built with TensorRT 10.3.0, this is TensorRT 11.0.0"
+    ]
+    assert notices[0] in caplog.text
+    record = pipe.engine.manifest["tensorrt"]
+    assert record["version"] == "11.0.0" and record["strongly_typed"]
+    assert record["device"]["name"] == "NVIDIA H100"
+    x = photo_batch(4, (32, 32))
+    with pipe:
+        got = pipe.run_batch(x)
+    ref = _ort(src, x)
+    np.testing.assert_allclose(np.stack([r.outputs["logits"] for r in got]), ref, rtol=0, atol=1e-6)
+    notices.clear()
+    load(plan, rebuild=notices.append)  # now current: opened as is, nothing announced
+    assert notices == []
+
+
+def test_stale_plan_without_its_source_cannot_be_rebuilt(use_trt, graphs, tmp_path):
+    src, plan = _stale_plan(use_trt, graphs, tmp_path)
+    src.unlink()  # the source ONNX is gone: refuse with the reason and the way out
+    with pytest.raises(
+        StaleEngineError, match=r"cannot run here: it was built with TensorRT 10.3.0.*be rebuilt"
+    ) as info:
+        load(plan, rebuild=True)
+    assert info.value.source is None
+
+
+def test_infer_rebuilds_a_stale_plan_and_says_so_in_one_line(use_trt, graphs, tmp_path, capsys):
+    _stale_plan(use_trt, graphs, tmp_path)
+    img = tmp_path / "photo.png"
+    cv2.imwrite(str(img), (photo_batch(1, (32, 32))[0].transpose(1, 2, 0)[:, :, ::-1] * 255).astype(np.uint8))
+    with pytest.raises(SystemExit) as info:
+        main(["infer", str(img), "--engine", str(tmp_path / "m.engine"), "--json"])
+    out, err = capsys.readouterr()
+    assert info.value.code == 0
+    assert err.strip().splitlines() == [
+        "rebuilding m.engine from m.onnx: it was built with TensorRT 10.3.0, this is TensorRT 11.0.0"
+    ]
+    assert json.loads(out.splitlines()[0])["path"] == str(img)
 
 
 def _real_gpu() -> str | None:
