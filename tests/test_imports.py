@@ -1,0 +1,203 @@
+"""The import graph of ``edgeguard`` (read with ``ast``, nothing is imported): one way, no circles.
+
+Rules (issue #10, docs/architecture): imports flow ``cli → camera/eval/exporter → pipeline → engines,
+stages, defenses``; engines run and never build (nothing from ``exporter`` or model code); the ops
+(defenses, stages, layers) depend on array libraries and a few core modules only; nobody imports the
+CLI. An import inside a function is still a dependency — it runs the first time the function does —
+so every rule except the first counts imports at any depth.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "edgeguard"
+
+# Circles that other parts of issue #10 are removing, each closed by a lazy import inside a function.
+# The test fails when one of them is gone, so this list can only shrink; it must end empty.
+KNOWN_CIRCLES: list[frozenset[str]] = [
+    # camera/sources.py opens synthetic sources lazily; camera/synthetic.py subclasses sources' base.
+    frozenset({"edgeguard.camera.sources", "edgeguard.camera.synthetic"}),
+    # train.py runs train_eval lazily; train_eval.py imports PGD from train (PGD moves to attacks/).
+    frozenset({"edgeguard.train", "edgeguard.train_eval"}),
+    # Found by this test: models/__init__ imports signs to register it; signs reads REGISTRY and
+    # WEIGHTS_DIR back from the package inside a function (goes with self-registering models).
+    frozenset({"edgeguard.models", "edgeguard.models.signs"}),
+]
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # importing module
+    target: str  # imported module (edgeguard.x.y) or top-level third-party/stdlib name
+    top_level: bool  # executed at import time (module body), not inside a function or class
+    line: int
+
+
+def _modules() -> dict[str, tuple[Path, bool]]:
+    """Dotted module name → (file, is_package) for every module under edgeguard/."""
+    out = {}
+    for f in sorted(PACKAGE.rglob("*.py")):
+        parts = list(f.relative_to(ROOT).with_suffix("").parts)
+        is_pkg = parts[-1] == "__init__"
+        out[".".join(parts[:-1] if is_pkg else parts)] = (f, is_pkg)
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports() -> list[Import]:
+    found = []
+    for mod, (path, is_pkg) in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        body = {id(n) for n in tree.body}
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: resolve against this module's package
+                    pkg = mod.split(".") if is_pkg else mod.split(".")[:-1]
+                    pkg = pkg[: len(pkg) - (node.level - 1)]
+                    base = ".".join(pkg + ([node.module] if node.module else []))
+                # `from pkg import name`: the submodule when `name` is one, else the package itself.
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+            for t in targets:
+                name = t if t.startswith("edgeguard") else t.split(".")[0]
+                found.append(Import(mod, name, id(node) in body, node.lineno))
+    return found
+
+
+IMPORTS = _imports()
+
+
+def _internal(imp: Import) -> bool:
+    return imp.target == "edgeguard" or imp.target.startswith("edgeguard.")
+
+
+def _circles(top_level_only: bool) -> list[frozenset[str]]:
+    """Strongly connected components (more than one module) of the internal import graph (Tarjan)."""
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for imp in IMPORTS:
+        wanted = imp.top_level or not top_level_only
+        if wanted and _internal(imp) and imp.target in MODULES and imp.target != imp.source:
+            graph[imp.source].add(imp.target)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    comps: list[frozenset[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.add(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                comps.append(frozenset(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return comps
+
+
+def _where(source: str, targets: set[str]) -> list[str]:
+    return sorted(
+        {
+            f"{i.source}:{i.line} imports {i.target}"
+            for i in IMPORTS
+            if i.source == source and i.target in targets
+        }
+    )
+
+
+def test_the_graph_is_read():
+    """Guard against a parser that silently finds nothing (every rule below would then pass)."""
+    assert {"edgeguard.pipeline", "edgeguard.engines.base", "edgeguard.exporter.onnx"} <= set(MODULES)
+    pipeline = {i.target for i in IMPORTS if i.source == "edgeguard.pipeline"}
+    assert {"edgeguard.engines", "edgeguard.errors", "numpy"} <= pipeline
+    lazy = [i for i in IMPORTS if i.source == "edgeguard.exporter.onnx" and not i.top_level]
+    assert any(i.target == "edgeguard.exporter.compose" for i in lazy)
+
+
+def test_no_circles_among_module_level_imports():
+    circles = _circles(top_level_only=True)
+    assert not circles, "import circles at module level: " + "; ".join(" ↔ ".join(sorted(c)) for c in circles)
+
+
+def test_no_circles_counting_imports_inside_functions():
+    circles = set(_circles(top_level_only=False))
+    unexpected = circles - set(KNOWN_CIRCLES)
+    detail = []
+    for c in unexpected:
+        for m in sorted(c):
+            detail += _where(m, set(c) - {m})
+    assert not unexpected, "import circles (lazy imports included):\n" + "\n".join(detail)
+    gone = set(KNOWN_CIRCLES) - circles
+    assert not gone, f"these circles are gone; drop them from KNOWN_CIRCLES: {[sorted(c) for c in gone]}"
+
+
+def test_engines_import_no_build_or_model_code():
+    """Engines run; they never build (exporter), train, parse commands or construct models."""
+    banned = ("edgeguard.exporter", "edgeguard.models", "edgeguard.train", "edgeguard.cli")
+    bad = [
+        f"{i.source}:{i.line} imports {i.target}"
+        for i in IMPORTS
+        if i.source.startswith("edgeguard.engines") and i.target.startswith(banned)
+    ]
+    assert not bad, "\n".join(bad)
+
+
+# Ops depend on array libraries and core modules only. safetensors: defensive_noise loads its fixed
+# noise pattern from a .safetensors file (the reason it is on the list).
+OPS_THIRD_PARTY = {"torch", "numpy", "cv2", "safetensors"}
+OPS_CORE = {"edgeguard.checks", "edgeguard.errors", "edgeguard.registry", "edgeguard.spec"}
+
+
+@pytest.mark.parametrize("area", ["defenses", "stages", "layers"])
+def test_ops_import_only_array_libraries_and_core_modules(area):
+    prefix = f"edgeguard.{area}"
+    bad = []
+    for i in IMPORTS:
+        if not (i.source == prefix or i.source.startswith(prefix + ".")):
+            continue
+        if _internal(i):
+            ok = i.target == prefix or i.target.startswith(prefix + ".") or i.target in OPS_CORE
+        else:
+            ok = (
+                i.target in OPS_THIRD_PARTY or i.target in sys.stdlib_module_names or i.target == "__future__"
+            )
+        if not ok:
+            bad.append(f"{i.source}:{i.line} imports {i.target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_nothing_imports_the_cli():
+    bad = [
+        f"{i.source}:{i.line} imports {i.target}"
+        for i in IMPORTS
+        if i.target.startswith("edgeguard.cli") and not i.source.startswith("edgeguard.cli")
+    ]
+    assert not bad, "\n".join(bad)
