@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from edgeguard.errors import ConfigError
-from edgeguard.models import build
+from edgeguard.models import build, signs
 from edgeguard.models.weights import read_state_dict
 from edgeguard.train import PGD, TrainConfig, parse_adv, pgd_attack, train
 from edgeguard.train_eval import save_confusion_png
@@ -96,6 +98,83 @@ def test_adversarial_training_runs_on_denoise_arch(tmp_path) -> None:
     )
     assert log["adv"].startswith("pgd:eps=0.0313725,steps=2") and any(kinds)
     build("signs-resnet-denoise", weights=tmp_path / "w.safetensors")
+
+
+def _tiny_arch(num_classes: int) -> nn.Module:
+    """A few hundred parameters with BatchNorm, so the eval/train switch around the attack matters."""
+    return nn.Sequential(
+        nn.Conv2d(3, 6, 3, stride=4),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(6, num_classes),
+    )
+
+
+def _sha(sd: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(sd):
+        h.update(k.encode())
+        h.update(sd[k].contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+# Recorded with the training code as it was before PGD moved to edgeguard/attacks/ (main e880e38,
+# torch 2.x on x86-64, one thread). Equal hashes = same ops in the same order and the same random
+# draws, i.e. the shipped weights and `train --resume` stay bit-reproducible. A torch upgrade may
+# legitimately change low bits; re-record then from a commit whose weights were reproduced.
+TINY_ADV_SHA = "44f2966d23c45fcce71ca0a8c140b357b89c5c6c189c87812735c73073b15f03"
+TINY_ADV_KINDS = [True, True, False, True, True, False, False, False, False, True, True, False]
+PGD_LINEAR_SHA = "b2f0da59eca74d214dd591cb6ebddd6b5dd8ae8d90642973a1b985b660ff2a16"
+
+
+def _tiny_adv_cfg(tmp_path, name: str, **kw) -> TrainConfig:
+    return _cfg(
+        tmp_path,
+        name,
+        arch="tiny",
+        n_train=96,
+        n_val=32,
+        batch_size=16,
+        epochs=2,
+        ckpt_every=100,
+        adv="pgd:eps=8/255,steps=2",
+        adv_fraction=0.5,
+        **kw,
+    )
+
+
+@pytest.mark.slow
+def test_adversarial_training_is_bit_reproducible(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(signs.ARCHS, "tiny", _tiny_arch)
+    kinds: list[bool] = []
+    train(
+        _tiny_adv_cfg(tmp_path, "full"),
+        callbacks=[lambda ev: ev["kind"] == "step" and kinds.append(ev["adv"])],
+    )
+    assert kinds == TINY_ADV_KINDS
+    assert _sha(read_state_dict(tmp_path / "full.safetensors")) == TINY_ADV_SHA
+
+    # Ctrl-C at step 5 (inside epoch 0, after adversarial and clean batches), then --resume: same bits
+    def stop_after_5(ev: dict) -> None:
+        if ev["kind"] == "step" and ev["step"] == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_tiny_adv_cfg(tmp_path, "cut"), callbacks=[stop_after_5])
+    log = train(_tiny_adv_cfg(tmp_path, "cut", resume=True))
+    assert log["interrupted"] == [5] and log["resumed_at"] == [5]
+    assert _sha(read_state_dict(tmp_path / "cut.safetensors")) == TINY_ADV_SHA
+
+
+def test_pgd_is_bit_reproducible() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 4))
+    x = torch.rand(5, 3, 8, 8)
+    y = torch.randint(0, 4, (5,))
+    adv = pgd_attack(model, x, y, PGD(0.03, 5), torch.Generator().manual_seed(3))
+    assert hashlib.sha256(adv.numpy().tobytes()).hexdigest() == PGD_LINEAR_SHA
 
 
 def test_bad_configs(tmp_path) -> None:
