@@ -7,9 +7,9 @@ validates every epoch, writes periodic checkpoints and a JSON log, and saves saf
 ``(seed, epoch)`` or ``(seed, step)``, never by global state).
 
 Adversarial training follows Xie et al. (seed 004): each batch is adversarial with probability 0.8
-(PGD, L∞, random start; Madry et al.), else clean. The attack works in [0, 1] pixel space on the model
-wrapped with its normalisation. ``python -m edgeguard.train --eval`` (see :mod:`edgeguard.train_eval`)
-reproduces the published numbers.
+(PGD, L∞, random start; Madry et al.; :mod:`edgeguard.attacks.pgd`), else clean. The attack works in
+[0, 1] pixel space on the model wrapped with its normalisation. ``python -m edgeguard.train --eval``
+(see :mod:`edgeguard.train_eval`) reproduces the published numbers.
 """
 
 from __future__ import annotations
@@ -27,81 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attacks import PGD, Normalized, parse_adv, pgd_attack
 from .errors import ConfigError, ModelError
-from .spec import split_spec
 
 Callback = Callable[[dict[str, Any]], None]
 
-
-@dataclass(frozen=True)
-class PGD:
-    """L∞ PGD with a uniform random start (Madry et al. 2018). ``alpha=None`` → 2.5·eps/steps."""
-
-    eps: float = 8 / 255
-    steps: int = 7
-    alpha: float | None = None
-
-    @property
-    def step_size(self) -> float:
-        return self.alpha if self.alpha is not None else 2.5 * self.eps / max(self.steps, 1)
-
-    def spec(self) -> str:
-        return f"pgd:eps={self.eps:.6g},steps={self.steps},alpha={self.step_size:.6g}"
-
-
-def parse_adv(spec: str | None) -> PGD | None:
-    """Parse ``--adv`` (``pgd:eps=8/255,steps=7[,alpha=2/255]``; ``none`` → ``None``).
-
-    Raises:
-        ConfigError: unknown attack or parameter, non-positive eps/steps.
-    """
-    if spec is None or spec.strip().lower() in ("", "none", "off"):
-        return None
-    name, short, params = split_spec(spec)
-    if name != "pgd" or short is not None:
-        raise ConfigError(f"--adv {spec!r}: only 'pgd:eps=E,steps=N[,alpha=A]' is supported")
-    unknown = set(params) - {"eps", "steps", "alpha"}
-    if unknown:
-        raise ConfigError(
-            f"--adv {spec!r}: unknown parameter(s) {', '.join(sorted(unknown))} (eps, steps, alpha)"
-        )
-    pgd = PGD(
-        float(params.get("eps", 8 / 255)),
-        int(params.get("steps", 7)),
-        float(params["alpha"]) if "alpha" in params else None,
-    )
-    if not (0 < pgd.eps <= 1) or pgd.steps < 1:
-        raise ConfigError(f"--adv {spec!r}: need 0 < eps <= 1 (pixels in [0, 1]) and steps >= 1")
-    return pgd
-
-
-class Normalized(nn.Module):
-    """``model((x - mean) / std)``: lets attacks work on [0, 1] pixels of a model that expects
-    normalised input (the shipped sign models do not normalise themselves)."""
-
-    def __init__(self, model: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        super().__init__()
-        self.model = model
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model((x - self.mean) / self.std)
-
-
-def pgd_attack(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, pgd: PGD, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Untargeted L∞ PGD on [0, 1] images (cross-entropy ascent, sign steps, projection, clamp)."""
-    noise = torch.rand(x.shape, generator=generator) * 2 - 1
-    adv = (x + noise * pgd.eps).clamp(0, 1).detach()
-    for _ in range(pgd.steps):
-        adv.requires_grad_(True)
-        loss = F.cross_entropy(model(adv), y)
-        (grad,) = torch.autograd.grad(loss, adv)
-        adv = adv.detach() + pgd.step_size * grad.sign()
-        adv = (x + (adv - x).clamp(-pgd.eps, pgd.eps)).clamp(0, 1).detach()
-    return adv
+__all__ = ["PGD", "Normalized", "TrainConfig", "parse_adv", "pgd_attack", "train"]  # PGD & co.: old home
 
 
 @dataclass

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .attacks import PGD, Normalized, parse_adv, pgd_attack
 from .errors import ConfigError
-from .train import PGD, Normalized, parse_adv, pgd_attack
 
 
 def confusion_matrix(pred: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:

@@ -3,8 +3,10 @@
 ``stages.create("tvm", keep=0.1, seed=0)``, ``stages.from_spec("nlm:11_3_4")``, ``stages.names()``,
 ``stages.REGISTRY`` (entries: traceable False, differentiable False, realtime, random). Every stage
 is called as ``stage(batch)`` on a ``(B, 3, H, W)`` float batch in [0, 1] (torch or numpy) and
-reports ``stage.last_info``. Attack them with :func:`bpda` (identity backward) and, for the random
-ones, :func:`eot_gradient` (Athalye et al. ICML'18).
+reports ``stage.last_info``. Attack them with ``edgeguard.attacks.bpda`` (identity backward) and, for
+the random ones, ``edgeguard.attacks.eot_gradient`` (Athalye et al. ICML'18); ``stages.bpda``,
+``stages.BPDA``, ``stages.eot_draws`` and ``stages.eot_gradient`` still resolve to them, lazily, so
+importing ``stages`` never imports ``attacks``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ from typing import Any
 
 from ..registry import STAGES
 from .base import HostStage
-from .bpda import BPDA, bpda
 from .dip import DIP
-from .eot import eot_draws, eot_gradient
 from .jpeg import JPEG
 from .kmeans import KMeans
 from .nl_means import NLMeans, opencv_has_cuda
@@ -25,6 +25,18 @@ from .tvm import TVM, total_variation_minimize
 # Each stage registers itself beside its class (``@STAGES.register(...)``, with its shorthand, help
 # texts and contract-test examples); adding a stage is adding one module here.
 REGISTRY = STAGES
+
+
+# Moved to edgeguard.attacks (issue 10); resolved on first use so stages/ never imports attacks/.
+_MOVED_TO_ATTACKS = {"BPDA": "bpda", "bpda": "bpda", "eot_draws": "eot", "eot_gradient": "eot"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_ATTACKS:
+        from importlib import import_module
+
+        return getattr(import_module(f"edgeguard.attacks.{_MOVED_TO_ATTACKS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def names() -> list[str]:

@@ -8,12 +8,13 @@ through the whole pipeline (ARCHITECTURE.md, host-stage convention).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from .base import HostStage
+if TYPE_CHECKING:  # attacks/ depends on stages/ only for types; stages/ never imports attacks/
+    from ..stages.base import HostStage
 
 
 class _StraightThrough(torch.autograd.Function):

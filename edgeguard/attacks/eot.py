@@ -9,11 +9,14 @@ differ from each other and an EOT run is reproducible; the caller's stage is not
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
-from .base import HostStage
 from .bpda import bpda
+
+if TYPE_CHECKING:
+    from ..stages.base import HostStage
 
 
 def eot_draws(stage: HostStage, x: torch.Tensor, n: int = 20, seed: int = 0) -> torch.Tensor:

@@ -1,0 +1,53 @@
+"""Attacks: what evaluation and adversarial training run against a model or a whole pipeline.
+
+``attacks.from_spec("pgd:eps=8/255,steps=20")``, ``attacks.create("pgd", eps=0.03, steps=5)``,
+``attacks.names()``, ``attacks.REGISTRY`` (kind ``"attack"``). An attack object is called as
+``attack(model, x, y, generator=None) -> x_adv`` on ``(B, C, H, W)`` pixels in [0, 1]; wrap a model
+that expects normalised input in :class:`Normalized`. :func:`bpda` (identity backward) and
+:func:`eot_gradient` (mean gradient over random draws) let gradient attacks run through the host
+stages (Athalye et al. ICML'18).
+
+Only ``train.py`` and evaluation import this package; ``stages`` reaches ``bpda`` / ``eot_*`` lazily.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._registry import REGISTRY, register
+from .base import Normalized
+from .bpda import BPDA, bpda
+from .eot import eot_draws, eot_gradient
+from .pgd import PGD, parse_adv, pgd_attack
+
+
+def names() -> list[str]:
+    """Registered attack names, sorted."""
+    return REGISTRY.names()
+
+
+def create(name: str, **params: Any) -> Any:
+    """Build attack ``name`` with keyword params (``ConfigError`` on unknown names or parameters)."""
+    return REGISTRY.create(name, **params)
+
+
+def from_spec(spec: str) -> Any:
+    """Build an attack from ``NAME:key=value,...`` (``pgd:eps=8/255,steps=20``)."""
+    return REGISTRY.from_spec(spec)
+
+
+__all__ = [
+    "REGISTRY",
+    "register",
+    "names",
+    "create",
+    "from_spec",
+    "Normalized",
+    "PGD",
+    "parse_adv",
+    "pgd_attack",
+    "BPDA",
+    "bpda",
+    "eot_draws",
+    "eot_gradient",
+]
