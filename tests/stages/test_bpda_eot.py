@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from edgeguard import stages
 from edgeguard.samples import photo_batch
@@ -31,12 +32,25 @@ def test_bpda_forward_is_the_stage_and_backward_is_identity(name: str, x: torch.
     assert torch.equal(out.detach(), fresh(x))
 
 
-def test_bpda_inside_a_model_graph(x: torch.Tensor) -> None:
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 24 * 24, 4))
+def test_bpda_gradient_is_the_networks_gradient_at_the_purified_input(x: torch.Tensor) -> None:
+    """Hand-worked: loss = Σ (W z + b)² with z = jpeg(x). The true ∂loss/∂z is 2 Wᵀ(W z + b); BPDA
+    passes it straight through to x, so ∇ₓ must equal it evaluated at z = jpeg(x), not at x."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(3 * 24 * 24, 4)
+    model = torch.nn.Sequential(torch.nn.Flatten(), lin)
+    stage = stages.create("jpeg", quality=10)
     xg = x.clone().requires_grad_(True)
-    loss = model(bpda(stages.create("jpeg", quality=50))(xg)).logsumexp(1).sum()
-    loss.backward()
-    assert xg.grad is not None and float(xg.grad.abs().sum()) > 0
+    (model(bpda(stage)(xg)) ** 2).sum().backward()
+
+    def by_hand(inp: torch.Tensor) -> torch.Tensor:
+        w, b = lin.weight.detach().double(), lin.bias.detach().double()
+        return (2 * ((inp.flatten(1).double() @ w.T + b) @ w)).view_as(inp).float()
+
+    z = stage(x)
+    assert float((z - x).abs().mean()) > 0.01  # JPEG q10 really moves the pixels
+    torch.testing.assert_close(xg.grad, by_hand(z), rtol=1e-4, atol=1e-6)
+    at_x = by_hand(x)  # what a gradient that ignored the stage would give
+    assert float((xg.grad - at_x).abs().max()) > 100 * float((xg.grad - by_hand(z)).abs().max() + 1e-9)
 
 
 def test_eot_draws_differ_for_random_stage(x: torch.Tensor) -> None:
@@ -65,6 +79,36 @@ def test_eot_gradient_is_the_mean_over_draws(x: torch.Tensor) -> None:
     assert float(mean_loss) == pytest.approx(float((draws**2).flatten(1).sum(1).double().mean()), rel=1e-6)
     # differs from any single draw's gradient: the average really mixes several masks
     assert not torch.allclose(grad, 2 * draws[0])
+
+
+def test_eot_gradient_of_a_classifier_is_the_average_of_hand_worked_draws(x: torch.Tensor) -> None:
+    """Hand-worked EOT: for logits W z + b and cross-entropy on labels y, ∂L/∂z = (softmax − onehot) W
+    (summed over the batch). EOT with BPDA averages that over the draws z_i = tvm_{seed+i}(x), each
+    computed here independently of eot_draws / eot_gradient."""
+    torch.manual_seed(1)
+    lin = torch.nn.Linear(3 * 24 * 24, 3)
+    y = torch.tensor([0, 2])
+    stage = stages.create("tvm", keep=0.3, iters=10, seed=0)
+
+    def loss_fn(out: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(lin(out.flatten(1)), y, reduction="sum")
+
+    n, seed = 4, 11
+    grad, mean_loss = eot_gradient(stage, x, loss_fn, n=n, seed=seed)
+    w, b = lin.weight.detach().double(), lin.bias.detach().double()
+    per_draw, losses = [], []
+    for i in range(n):
+        z = stage.reseeded(seed + i)(x).flatten(1).double()
+        logits = z @ w.T + b
+        p = torch.softmax(logits, 1)
+        per_draw.append(((p - F.one_hot(y, 3).double()) @ w).view_as(x))
+        losses.append(float(-(torch.log_softmax(logits, 1)[torch.arange(2), y]).sum()))
+    expected = torch.stack(per_draw).mean(0).float()
+    torch.testing.assert_close(grad, expected, rtol=1e-4, atol=1e-7)
+    assert float(mean_loss) == pytest.approx(sum(losses) / n, rel=1e-5)
+    # the draws differ, so the average differs from every single draw's gradient
+    for g_i in per_draw:
+        assert float((g_i.float() - expected).abs().max()) > 1e-4
 
 
 def test_eot_leaves_the_callers_stage_alone(x: torch.Tensor) -> None:
