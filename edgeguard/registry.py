@@ -418,4 +418,14 @@ STAGES = Registry(
 MODELS = Registry("model", package="edgeguard.models", var="MODELS")
 ENGINES = Registry("engine", package="edgeguard.engines", var="ENGINES")
 DECISIONS = Registry("decision", package="edgeguard.decision", var="DECISIONS")
+ATTACKS = Registry(
+    "attack",
+    package="edgeguard.attacks",
+    var="ATTACKS",
+    param_help={
+        "eps": "budget on [0, 1] pixels (fractions allowed: 8/255)",
+        "steps": "gradient steps",
+        "alpha": "step size; default 2.5·eps/steps",
+    },
+)
 SOURCES = Registry("source", package="edgeguard.camera", var="SOURCES")

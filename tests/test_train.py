@@ -15,7 +15,7 @@ from edgeguard.errors import ConfigError
 from edgeguard.models import build, signs
 from edgeguard.models.weights import read_state_dict
 from edgeguard.train import TrainConfig, train
-from edgeguard.train_eval import predict, save_confusion_png
+from edgeguard.train_eval import evaluate_models, predict, save_confusion_png
 
 
 def _cfg(tmp_path, name: str = "w", **kw) -> TrainConfig:
@@ -249,3 +249,18 @@ def test_cli_errors_are_one_line(cli, tmp_path) -> None:
     res = cli("data", "preview", "signs", "--per-class", "2", "--out", str(tmp_path / "s.png"))
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_cli_eval_without_attack(cli) -> None:
+    res = cli("train", "eval", "-m", "signs-resnet", "-n", "8", "--attack", "none")
+    assert res.returncode == 0, res.stderr
+    assert "signs-resnet: clean top-1" in res.stdout and "robust" not in res.stdout
+
+
+def test_eval_refuses_an_unknown_attack_before_rendering(monkeypatch) -> None:
+    from edgeguard.data import dataset
+
+    monkeypatch.setattr(dataset, "render_arrays", lambda *a, **k: pytest.fail("rendered first"))
+    with pytest.raises(ConfigError, match="only 'pgd"):
+        evaluate_models(["signs-resnet"], n=8, attack="fgsm:eps=1")

@@ -1,7 +1,9 @@
 """Attacks: what evaluation and adversarial training run against a model or a whole pipeline.
 
 ``attacks.from_spec("pgd:eps=8/255,steps=20")``, ``attacks.create("pgd", eps=0.03, steps=5)``,
-``attacks.names()``, ``attacks.REGISTRY`` (kind ``"attack"``). An attack object is called as
+``attacks.names()``, ``attacks.REGISTRY`` (``edgeguard.registry.ATTACKS``; each attack registers
+beside its definition with ``@ATTACKS.register(...)``, with the example parameters the contract tests
+run and ``norm``, the threat model its budget is checked in). An attack object is called as
 ``attack(model, x, y, generator=None) -> x_adv`` on ``(B, C, H, W)`` pixels in [0, 1]; wrap a model
 that expects normalised input in :class:`Normalized`. :func:`bpda` (identity backward) and
 :func:`eot_gradient` (mean gradient over random draws) let gradient attacks run through the host
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._registry import REGISTRY, register
+from ..registry import ATTACKS
 from .base import Normalized
 from .bpda import BPDA, bpda
 from .eot import eot_draws, eot_gradient
 from .pgd import PGD, parse_adv, pgd_attack
+
+REGISTRY = ATTACKS
 
 
 def names() -> list[str]:
@@ -38,7 +42,6 @@ def from_spec(spec: str) -> Any:
 
 __all__ = [
     "REGISTRY",
-    "register",
     "names",
     "create",
     "from_spec",

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..registry import ATTACKS
 from ..spec import split_spec
-from ._registry import REGISTRY, register
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,18 @@ def _check(pgd: PGD, where: str) -> PGD:
     return pgd
 
 
-@register(
+@ATTACKS.register(
     "pgd",
-    summary="L∞ PGD, uniform random start, cross-entropy ascent with sign steps",
+    summary="L∞ PGD, random start, sign steps on cross-entropy",
+    usage="pgd:eps=8/255,steps=20",
     source="Madry et al. ICLR'18; seed 004 (Xie et al.) for adversarial training",
-    norm="linf",
+    traceable=False,
+    differentiable=False,
+    realtime=False,
+    random=True,  # uniform random start
     examples=({"eps": 8 / 255, "steps": 3}, {"eps": 0.1, "steps": 1, "alpha": 0.1}),
+    invalid=({"eps": 0}, {"eps": 1.5}, {"steps": 0}, {"steps": 2.5}, {"alpha": -0.1}, {"eps": "x"}),
+    norm="linf",
 )
 def pgd(eps: float = 8 / 255, steps: int = 7, alpha: float | None = None) -> PGD:
     """The registry factory: ``attacks.from_spec("pgd:eps=8/255,steps=20")``.
@@ -130,4 +136,4 @@ def pgd_attack(
     return adv
 
 
-__all__ = ["PGD", "REGISTRY", "parse_adv", "pgd", "pgd_attack"]
+__all__ = ["PGD", "parse_adv", "pgd", "pgd_attack"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from ..registry import ATTACKS
 from .app import app
 
 train_app = typer.Typer(
@@ -118,7 +119,8 @@ def evaluate(
     ),
     n: int = typer.Option(2600, "-n", help="Held-out rendered test images (base seed TEST_SEED)."),
     attack: str = typer.Option(
-        "pgd:eps=8/255,steps=20,alpha=2/255", help="White-box attack for robust accuracy."
+        "pgd:eps=8/255,steps=20,alpha=2/255",
+        help=ATTACKS.help("White-box attack for robust accuracy (none: skip)."),
     ),
     n_attack: int = typer.Option(2600, "--n-attack", help="Images attacked (a prefix of the test set)."),
     out: Path = typer.Option(
@@ -131,7 +133,9 @@ def evaluate(
 
     res = evaluate_models(models, n=n, attack=attack, n_attack=n_attack, out=out, confusion_png=confusion)
     for name, r in res["models"].items():
-        typer.echo(
-            f"{name}: clean top-1 {r['clean_top1']:.4f} (n={r['n_clean']})  "
-            f"robust {r['robust_top1']:.4f} under {res['attack']} (n={r['n_attack']})"
+        robust = (
+            f"  robust {r['robust_top1']:.4f} under {res['attack']} (n={r['n_attack']})"
+            if "robust_top1" in r
+            else ""
         )
+        typer.echo(f"{name}: clean top-1 {r['clean_top1']:.4f} (n={r['n_clean']}){robust}")

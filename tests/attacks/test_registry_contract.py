@@ -11,7 +11,8 @@ from torch import nn
 from edgeguard import attacks
 from edgeguard.errors import ConfigError
 
-CASES = [(e.name, ex) for e in attacks.REGISTRY for ex in e.extra["examples"]]
+CASES = [(e.name, ex) for e in attacks.REGISTRY for ex in e.examples]
+INVALID = [(e.name, bad) for e in attacks.REGISTRY for bad in e.invalid]
 F32 = torch.finfo(torch.float32).eps  # one float32 ulp at 1.0: the rounding of x + δ in [0, 1]
 
 
@@ -43,7 +44,7 @@ def trained() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
 def test_registry_lists_pgd_with_examples() -> None:
     assert "pgd" in attacks.names()
     for entry in attacks.REGISTRY:
-        assert entry.extra["norm"] == "linf" and entry.extra["examples"], entry.name
+        assert entry.extra["norm"] == "linf" and entry.examples and entry.invalid, entry.name
         assert {p.name for p in entry.params} >= {"eps"}
 
 
@@ -68,6 +69,18 @@ def test_budget_box_and_accuracy(name: str, params: dict, trained) -> None:
 def test_spec_and_create_agree(name: str, params: dict) -> None:
     spec = name + ":" + ",".join(f"{k}={v!r}" for k, v in params.items())
     assert attacks.from_spec(spec) == attacks.create(name, **params)
+
+
+@pytest.mark.parametrize(("name", "params"), INVALID)
+def test_invalid_params_are_config_errors(name: str, params: dict) -> None:
+    with pytest.raises(ConfigError):
+        attacks.create(name, **params)
+
+
+def test_listing_from_source_equals_the_live_registry() -> None:
+    """`--help` texts are generated from the source listing; it must say what the registry says."""
+    listed = {x.name: (x.summary, x.usage) for x in attacks.REGISTRY.listing()}
+    assert listed == {e.name: (e.summary, e.usage) for e in attacks.REGISTRY} and listed
 
 
 def test_pgd_spec_parses_fractions() -> None:
