@@ -22,7 +22,8 @@ def export_cmd(
         None,
         "--weights",
         help="State dict (.pt/.pth, loaded with weights_only=True) or .safetensors. "
-        "Default: shipped weights for edgeguard models, random init (seed 0) for torchvision ones.",
+        "Default: shipped weights for edgeguard models, random init (seed 0, with a warning on "
+        "stderr) for torchvision ones.",
     ),
     defense: list[str] = typer.Option(
         [],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import tempfile
 import time
 import warnings
@@ -32,6 +33,7 @@ from .parity import Parity, check_onnx
 from .wrap import DefendedModel, Normalize
 
 DEFAULT_OPSET = 17
+log = logging.getLogger("edgeguard.export")
 
 
 @dataclass
@@ -230,6 +232,16 @@ def export(
         "init": "file" if (weights or info.weights) else f"random(seed={seed})",
     }
     src["sha256"] = file_sha256(src["weights"]) if src["weights"] else state_sha256(net)
+    if not src["weights"] and info.labels:
+        # `infer` on such a graph still prints labels with high-looking probabilities: say so once
+        # (logging's last-resort handler prints this one line on stderr when nothing is configured)
+        log.warning(
+            "warning: %s has random weights (seed %d, no --weights): the %d labels it predicts are "
+            "meaningless however confident; pass --weights FILE for real predictions",
+            model,
+            seed,
+            len(info.labels),
+        )
     data = manifest.new(
         input_size=size,
         mean=norm[0] if norm else (0.0, 0.0, 0.0),
