@@ -24,8 +24,6 @@ PACKAGE = ROOT / "edgeguard"
 KNOWN_CIRCLES: list[frozenset[str]] = [
     # camera/sources.py opens synthetic sources lazily; camera/synthetic.py subclasses sources' base.
     frozenset({"edgeguard.camera.sources", "edgeguard.camera.synthetic"}),
-    # train.py runs train_eval lazily; train_eval.py imports PGD from train (PGD moves to attacks/).
-    frozenset({"edgeguard.train", "edgeguard.train_eval"}),
     # Found by this test: models/__init__ imports signs to register it; signs reads REGISTRY and
     # WEIGHTS_DIR back from the package inside a function (goes with self-registering models).
     frozenset({"edgeguard.models", "edgeguard.models.signs"}),
