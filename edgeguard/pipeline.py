@@ -24,14 +24,31 @@ from . import decision as decisions
 from .checks import check_image_batch
 from .engines import Engine, open_engine
 from .errors import ConfigError, StaleEngineError
-from .preprocess import load_image, preprocess
+from .preprocess import load_image, parse_crop, preprocess
 
 HostStage = Callable[[np.ndarray], np.ndarray]
+Crop = str | tuple[int, int, int, int]
 Gate = Callable[[dict[str, Any]], bool]
 
 
 def stage_name(stage: Any) -> str:
     return str(getattr(stage, "name", None) or type(stage).__name__.lower())
+
+
+def check_crop(crop: Any) -> Crop:
+    """``"resize"``, ``"center"``, ``"X,Y,W,H"`` or a box ``(x, y, w, h)`` of ints (x, y >= 0; w, h > 0).
+
+    Raises:
+        ConfigError: anything else, naming what was given.
+    """
+    if isinstance(crop, str):
+        return parse_crop(crop) if crop else "resize"
+    if isinstance(crop, (tuple, list)) and len(crop) == 4:
+        ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in crop)
+        if ints and crop[0] >= 0 and crop[1] >= 0 and crop[2] > 0 and crop[3] > 0:
+            return tuple(int(v) for v in crop)  # type: ignore[return-value]
+    shown = repr(crop) if len(repr(crop)) <= 60 else repr(crop)[:57] + "..."
+    raise ConfigError(f"crop {shown}: expected 'resize', 'center' or a box (x, y, w, h) with w, h > 0")
 
 
 def flagged_gate(decision: dict[str, Any]) -> bool:
@@ -96,7 +113,7 @@ class Pipeline:
         self.host_stages = list(host_stages)
         self.size = tuple(self.manifest["input"]["size"])
         self.color = self.manifest["input"].get("color", "RGB")
-        self.crop = crop
+        self.crop = check_crop(crop)
         self.decide = decisions.for_task(self.manifest.get("task", "classification"), top=top)
         self.escalate = escalate
         self.gate = gate or flagged_gate
@@ -112,12 +129,19 @@ class Pipeline:
     def __exit__(self, *exc: object) -> None:
         self.engine.deactivate()
 
-    def __call__(self, frames: Sequence[np.ndarray | str | Path]) -> list[Result]:
-        """Run BGR uint8 frames (or image paths) through the whole pipeline as one batch."""
+    def __call__(
+        self, frames: Sequence[np.ndarray | str | Path], *, crop: Crop | None = None
+    ) -> list[Result]:
+        """Run BGR uint8 frames (or image paths) through the whole pipeline as one batch.
+
+        ``crop`` overrides the pipeline's crop for this call only (a camera passes each frame's region
+        of interest here; nothing outside the call changes ``self.crop``).
+        """
         t0 = time.perf_counter()
+        mode = self.crop if crop is None else check_crop(crop)
         sources = [str(f) if isinstance(f, (str, Path)) else None for f in frames]
         imgs = [load_image(f) if isinstance(f, (str, Path)) else f for f in frames]
-        x = preprocess(imgs, self.size, color=self.color, crop_mode=self.crop)
+        x = preprocess(imgs, self.size, color=self.color, crop_mode=mode)
         results = self.run_batch(x, _t_pre=(time.perf_counter() - t0) * 1e3, _t0=t0)
         for r, s in zip(results, sources):
             r.source = s
@@ -191,6 +215,7 @@ def load(
     path: str | Path,
     *,
     provider: str | None = None,
+    threads: int = 0,
     host_stages: Sequence[HostStage | str] | None = None,
     escalate: HostStage | str | None = None,
     rebuild: bool | Callable[[str], None] = False,
@@ -199,7 +224,7 @@ def load(
     """Open an engine (``.onnx``, ``.trt`` …, or its ``.edgeguard.json`` sidecar) as a :class:`Pipeline`.
 
     Host stages named in the manifest are built unless ``host_stages`` is given; string entries are
-    stage specs (``"tvm:keep=0.5"``).
+    stage specs (``"tvm:keep=0.5"``). ``threads`` sets onnxruntime's intra-op threads (0 = its default).
 
     ``rebuild``: a TensorRT plan built for another TensorRT/GPU, or from an ONNX file that changed since,
     raises :class:`~edgeguard.errors.StaleEngineError` (engines never build). With ``rebuild=True`` it is
@@ -214,7 +239,7 @@ def load(
         if not data.get("engine"):
             raise ConfigError(f"{p.name} names no engine file; pass the .onnx/.trt path instead")
         p = p.with_name(data["engine"])
-    engine = _open(p, provider, rebuild)
+    engine = _open(p, provider, rebuild, threads)
     specs: Sequence[HostStage | str] = (
         host_stages if host_stages is not None else (engine.manifest or {}).get("host_stages", [])
     )
@@ -226,10 +251,12 @@ def load(
     )
 
 
-def _open(path: Path, provider: str | None, rebuild: bool | Callable[[str], None]) -> Engine:
+def _open(
+    path: Path, provider: str | None, rebuild: bool | Callable[[str], None], threads: int = 0
+) -> Engine:
     """Open the engine; rebuild a stale TensorRT plan first when the caller asked for it."""
     try:
-        return open_engine(path, provider=provider)
+        return open_engine(path, provider=provider, threads=threads)
     except StaleEngineError as err:
         if not rebuild or err.source is None:
             raise
@@ -242,7 +269,7 @@ def _open(path: Path, provider: str | None, rebuild: bool | Callable[[str], None
     if callable(rebuild):
         rebuild(notice)
     rebuild_plan(path)
-    return open_engine(path, provider=provider)
+    return open_engine(path, provider=provider, threads=threads)
 
 
 def _stage(s: HostStage | str) -> HostStage:

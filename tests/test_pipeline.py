@@ -232,3 +232,23 @@ def test_batch_timing_adds_up(engine_path):
         assert t["engine"] == pipe.engine.last_ms > 0
         parts = t["preprocess"] + t["stage:halve"] + t["engine"] + t["decision"]
         assert parts <= t["total"] <= wall
+
+
+def test_crop_is_validated_and_passed_per_call(engine_path, images):
+    pipe = edgeguard.load(engine_path)
+    frame = load_image(images / "cat.png")
+    h, w = frame.shape[:2]
+    box = (w // 4, h // 4, w // 2, h // 2)
+    per_call = pipe([frame], crop=box)[0].outputs["logits"]
+    assert pipe.crop == "resize"  # a per-call crop changes nothing outside the call
+    x, y, bw, bh = box
+    manual = pipe([np.ascontiguousarray(frame[y : y + bh, x : x + bw])])[0].outputs["logits"]
+    np.testing.assert_allclose(per_call, manual, rtol=1e-5, atol=1e-5)
+    assert pipe([frame], crop="center")[0].outputs["logits"].shape == per_call.shape
+    for bad in ("bogus", (0, 0, 0, 5), (1, 2, 3), (0.5, 0, 4, 4), (-1, 0, 4, 4), (True, 0, 4, 4), 7):
+        with pytest.raises(ConfigError, match="crop"):
+            pipe([frame], crop=bad)
+        with pytest.raises(ConfigError, match="crop"):
+            Pipeline(pipe.engine, crop=bad)
+    with pytest.raises(InputError, match="outside"):
+        pipe([frame], crop=(0, 0, w + 1, h))

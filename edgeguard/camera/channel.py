@@ -23,7 +23,7 @@ END = object()  # end-of-stream marker in the frame channel
 @dataclass(frozen=True)
 class Backoff:
     """Reconnect schedule: ``initial_s`` × ``factor``^k, capped at ``max_s``; give up after ``attempts``
-    consecutive failed re-opens (``0`` = never give up)."""
+    consecutive failed re-opens (``0`` = do not reconnect at all, ``-1`` = never give up)."""
 
     initial_s: float = 0.5
     factor: float = 2.0
@@ -32,7 +32,7 @@ class Backoff:
 
     def delays(self) -> Iterator[float]:
         d, k = self.initial_s, 0
-        while self.attempts == 0 or k < self.attempts:
+        while self.attempts < 0 or k < self.attempts:
             yield min(d, self.max_s)
             d *= self.factor
             k += 1

@@ -71,7 +71,7 @@ class CameraLoop:
     """Run ``pipeline`` on frames from an opened ``source``; :meth:`run` returns the summary dict.
 
     Args:
-        pipeline: an :class:`~edgeguard.pipeline.Pipeline` (its ``crop`` is set from ``options.crop``).
+        pipeline: an :class:`~edgeguard.pipeline.Pipeline`; ``options.crop`` is passed with each call.
         source: an opened :class:`~edgeguard.camera.sources.Source` (or any object with the same
             ``open/read/close/live/fps/roi/name`` members — tests inject fakes).
         options: :class:`LoopOptions`.
@@ -103,7 +103,8 @@ class CameraLoop:
         self.live = bool(getattr(source, "live", False))
         self.channel = FrameChannel(keep_latest=self.live or self.opt.realtime)
         self.auto_roi = self.opt.crop == "auto"
-        self.pipe.crop = "resize" if self.auto_roi else self.opt.crop
+        # Passed with every pipeline call; the pipeline's own ``crop`` is never changed from here.
+        self.crop: str | Box = "resize" if self.auto_roi else self.opt.crop
         # Outputs are checked (and created) before any frame is read.
         fps = getattr(source, "fps", None) or 30.0
         self.recorder = Recorder(self.opt.record, fps) if self.opt.record else None
@@ -155,10 +156,13 @@ class CameraLoop:
             self._event({"event": "reconnect", "frame": frame_index, "attempt": attempt, "after_s": delay})
             self.log(f"source back after {attempt} attempt(s)")
             return True
-        self.error = (
-            f"{getattr(self.source, 'name', 'source')} stayed down after "
-            f"{self.opt.backoff.attempts} reconnect attempts ({last or reason})"
-        )
+        name = getattr(self.source, "name", "source")
+        if self.opt.backoff.attempts == 0:
+            self.error = f"{name} dropped ({reason}); not reconnecting (--reconnect-attempts 0)"
+        else:
+            self.error = (
+                f"{name} stayed down after {self.opt.backoff.attempts} reconnect attempts ({last or reason})"
+            )
         self._event({"event": "gave_up", "frame": frame_index, "reason": self.error})
         self.stopped_by = "source failed"  # the capture thread ends; the frames already queued still run
         return False
@@ -218,7 +222,7 @@ class CameraLoop:
         if self.auto_roi and roi is not None:
             x, y, w, h = roi
             view = img[y : y + h, x : x + w]
-        result = self.pipe([view])[0]
+        result = self.pipe([view], crop="resize" if self.auto_roi else self.crop)[0]
         latency = (time.perf_counter() - frame.t_capture) * 1e3
         timing = dict(result.timing_ms)
         decision = result.decision
@@ -275,11 +279,8 @@ class CameraLoop:
 
     def _warmup(self) -> None:
         h, w = self.pipe.size
-        crop, self.pipe.crop = self.pipe.crop, "resize"  # a crop box may not fit the warm-up frame
-        try:
-            self.pipe([np.zeros((h, w, 3), np.uint8)])  # first-call allocation is not latency users see
-        finally:
-            self.pipe.crop = crop
+        # First-call allocation is not latency users see; "resize": a crop box may not fit this frame.
+        self.pipe([np.zeros((h, w, 3), np.uint8)], crop="resize")
         self.pipe.engine.timings_ms.clear()
 
     def run(self) -> dict[str, Any]:

@@ -1,12 +1,116 @@
-"""Small helpers shared by CLI modules (console, number formatting)."""
+"""Shared by CLI modules: the consoles, safe printing of user strings, and options declared once.
+
+Options that several commands take (``--engine``, ``--provider``, ``--threads``, ``--stage``,
+``--escalate``, ``--crop``, ``--top``) are ``Annotated`` types here, so ``infer``, ``camera`` and
+``demo`` spell, abbreviate and explain them the same way.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperCommand
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
+# Longest user string (label, file name, source) printed in a table or line; the JSON keeps it whole.
+# Rich lays out every character it prints, so a 1 MB label took minutes (issue #10).
+SHOW_MAX = 80
+
 
 def fmt_ms(v: float) -> str:
     return f"{v:.2f} ms" if v < 100 else f"{v:.0f} ms"
+
+
+def safe(text: object, limit: int = SHOW_MAX) -> str:
+    """A user string ready for rich: cut to ``limit`` characters with an ellipsis, markup escaped.
+
+    File names and labels such as ``[red]`` or ``a[/]b`` are data, not rich markup.
+    """
+    s = str(text)
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return escape(s)
+
+
+class PlainUsage(TyperCommand):
+    """A command whose usage line names arguments by their metavar: ``export [OPTIONS] MODEL``.
+
+    Typer writes required arguments as ``{model}``, which reads like a placeholder to fill with braces.
+    Use as ``@app.command("export", cls=PlainUsage)`` with ``metavar="MODEL"`` on the argument.
+    """
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if getattr(param, "param_type_name", "") != "argument":
+                pieces.extend(param.get_usage_pieces(ctx))
+                continue
+            name = param.metavar or (param.name or "arg").upper()
+            name = name if param.required else f"[{name}]"
+            pieces.append(name + ("..." if param.nargs != 1 else ""))
+        return pieces
+
+
+ENGINE_HELP = "Engine file: .onnx, or a TensorRT plan .trt/.engine/.plan (or its NAME.edgeguard.json)."
+
+EngineOpt = Annotated[Path, typer.Option("--engine", "-e", help=ENGINE_HELP)]
+ProviderOpt = Annotated[
+    str,
+    typer.Option(
+        "--provider", help="onnxruntime execution provider: auto (best installed), cpu, cuda, tensorrt."
+    ),
+]
+ThreadsOpt = Annotated[
+    int, typer.Option("--threads", help="onnxruntime intra-op CPU threads (0 = onnxruntime's default).")
+]
+StageOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--stage",
+        "-s",
+        help="Host stage run before the engine on every image or frame, repeatable, in order "
+        "(jpeg:75, nlm:11_3_4, tvm:keep=0.5,lam=0.03 …; see `edgeguard defenses`). Slow stages "
+        "(dip …) belong in --escalate. Default: the stages the engine's manifest names.",
+    ),
+]
+EscalateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--escalate",
+        help="Costly stage (dip, tvm …) run only on images the engine's detector flags; the engine "
+        "then decides again on the purified image.",
+    ),
+]
+CropOpt = Annotated[
+    str,
+    typer.Option(
+        "--crop",
+        help="Region the model sees: resize (whole image) | center (largest centred crop of the "
+        "model's aspect) | X,Y,W,H in pixels (must lie inside the image). camera also: auto (the "
+        "source's region of interest if it has one, else the whole frame).",
+    ),
+]
+TopOpt = Annotated[int, typer.Option("--top", "-k", help="How many classes to show (≥ 1).")]
+
+
+__all__ = [
+    "SHOW_MAX",
+    "CropOpt",
+    "EngineOpt",
+    "EscalateOpt",
+    "PlainUsage",
+    "ProviderOpt",
+    "StageOpt",
+    "ThreadsOpt",
+    "TopOpt",
+    "console",
+    "err_console",
+    "fmt_ms",
+    "safe",
+]

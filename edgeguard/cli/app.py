@@ -30,9 +30,20 @@ app = typer.Typer(
 _COMMANDS = ["export", "infer", "defenses", "models", "camera", "demo", "train", "data", "calib"]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .._version import __version__
+
+        print(f"edgeguard {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     if debug:
         os.environ["EDGEGUARD_DEBUG"] = "1"

@@ -7,14 +7,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ._common import console
+from ._common import PlainUsage, console
 from .app import app
 
 
-@app.command("export")
+@app.command("export", cls=PlainUsage)
 def export_cmd(
     model: str = typer.Argument(
         ...,
+        metavar="MODEL",
         help="torchvision classifier name (resnet50, mobilenet_v3_large, …), an edgeguard model "
         "(signs, signs-denoise), or a path to an .onnx file to prepend defenses to.",
     ),

@@ -4,47 +4,61 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from ..errors import ConfigError
-from ._common import console, err_console, fmt_ms
+from ._common import (
+    CropOpt,
+    EngineOpt,
+    EscalateOpt,
+    PlainUsage,
+    ProviderOpt,
+    StageOpt,
+    ThreadsOpt,
+    TopOpt,
+    console,
+    err_console,
+    fmt_ms,
+    safe,
+)
 from .app import app
 
 
-@app.command("infer")
+@app.command("infer", cls=PlainUsage)
 def infer_cmd(
-    images: list[Path] = typer.Argument(
-        ..., help="Image files (jpg/png/ppm/…; gray and RGBA are converted)."
+    images: Annotated[
+        list[Path],
+        typer.Argument(metavar="IMAGES", help="Image files (jpg/png/ppm/…; gray and RGBA are converted)."),
+    ],
+    engine: EngineOpt,
+    top: TopOpt = 5,
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON object per image on stdout (labels and paths in full)."
     ),
-    engine: Path = typer.Option(..., "--engine", "-e", help="Engine: .onnx (or .trt/.engine/.plan)."),
-    top: int = typer.Option(5, "--top", "-k", help="How many classes to print."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per image on stdout."),
-    provider: str = typer.Option(
-        "auto", "--provider", help="onnxruntime provider: auto, cpu, cuda, tensorrt."
-    ),
-    stage: list[str] = typer.Option(
-        [],
-        "--stage",
-        "-s",
-        help="Host stage spec run before the engine, repeatable "
-        "(tvm:keep=0.5,lam=0.03, nlm:11_3_4, jpeg:75, …). Default: the stages the manifest names.",
-    ),
-    escalate: str | None = typer.Option(
-        None, "--escalate", help="Costly stage (dip, tvm …) run only on frames the detector flags."
-    ),
-    crop: str = typer.Option("resize", "--crop", help="resize | center | X,Y,W,H"),
+    provider: ProviderOpt = "auto",
+    threads: ThreadsOpt = 0,
+    stage: StageOpt = None,
+    escalate: EscalateOpt = None,
+    crop: CropOpt = "resize",
     batch: int = typer.Option(1, "--batch", "-b", help="Images per engine call."),
 ) -> None:
-    """Classify images through an engine; prints labels, probabilities and per-stage milliseconds."""
+    """Classify images through an engine; prints labels, probabilities and per-stage milliseconds.
+
+    Labels and file names longer than 80 characters are shortened with … in the table (not in --json).
+    """
     from ..pipeline import load
     from ..preprocess import parse_crop
 
     if batch < 1:
         raise ConfigError(f"--batch {batch}: must be at least 1")
+    if threads < 0:
+        raise ConfigError(f"--threads {threads}: must be 0 (onnxruntime's default) or more")
     pipe = load(
         engine,
         provider=provider,
+        threads=threads,
         host_stages=stage or None,
         escalate=escalate,
         top=top,
@@ -57,20 +71,21 @@ def infer_cmd(
         for i in range(0, len(images), batch):
             for r in pipe(images[i : i + batch]):
                 if as_json:
-                    print(json.dumps(r.to_dict()))
+                    # allow_nan=False: NaN is not JSON; the pipeline already refuses non-finite outputs.
+                    print(json.dumps(r.to_dict(), allow_nan=False), flush=True)
                     continue
                 best = r.decision["top"][0]
-                console.print(f"[bold]{r.source}[/]: {best['label']} ({best['prob']:.1%})")
+                console.print(f"[bold]{safe(r.source)}[/]: {safe(best['label'])} ({best['prob']:.1%})")
                 for t in r.decision["top"][1:]:
-                    console.print(f"    {t['label']} ({t['prob']:.1%})")
+                    console.print(f"    {safe(t['label'])} ({t['prob']:.1%})")
                 if "adversarial_score" in r.decision:
                     flag = "[red]FLAGGED[/]" if r.decision["flagged"] else "ok"
                     console.print(f"    adversarial score {r.decision['adversarial_score']:.4f} {flag}")
                 if r.escalation:
                     console.print(
-                        f"    escalated via {r.escalation['stage']}: first said "
-                        f"{r.escalation['first']['top'][0]['label']}"
+                        f"    escalated via {safe(r.escalation['stage'])}: first said "
+                        f"{safe(r.escalation['first']['top'][0]['label'])}"
                     )
-                console.print("    " + "  ".join(f"{k} {fmt_ms(v)}" for k, v in r.timing_ms.items()))
+                console.print("    " + "  ".join(f"{safe(k)} {fmt_ms(v)}" for k, v in r.timing_ms.items()))
     if not as_json:
-        console.print(f"engine: {pipe.engine.provider}; engine timing is per batch of ≤ {batch}")
+        console.print(f"engine: {safe(pipe.engine.provider)}; engine timing is per batch of ≤ {batch}")

@@ -54,18 +54,33 @@ def test_blocking_channel_never_drops() -> None:
 
 def test_backoff_is_exponential_and_bounded() -> None:
     assert list(Backoff(0.5, 2.0, 3.0, 5).delays()) == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert list(Backoff(0.5, 2.0, 3.0, 0).delays()) == []  # 0 = do not reconnect
+    forever = Backoff(0.5, 2.0, 3.0, -1).delays()
+    assert [next(forever) for _ in range(1000)][-3:] == [3.0, 3.0, 3.0]  # -1 = never give up
 
 
-def test_stream_that_drops_100_times_survives_and_counts_reconnects(sign_engine: Path) -> None:
-    fake = FakeLive(drops=100, per_connection=2, tail=3)
+def test_zero_reconnect_attempts_means_do_not_reconnect(sign_engine: Path) -> None:
+    fake = FakeLive(drops=5, per_connection=2)
     waits: list[float] = []
-    loop = CameraLoop(load(sign_engine), fake, LoopOptions(backoff=fast(), warmup=False), sleep=waits.append)
+    opts = LoopOptions(backoff=fast(0), warmup=False)
+    s = CameraLoop(load(sign_engine), fake, opts, sleep=waits.append).run()
+    assert waits == [] and fake.opens == 0 and s["reconnects"] == 0 and s["disconnects"] == 1
+    assert s["frames"] + s["dropped"] == 2 and "not reconnecting (--reconnect-attempts 0)" in s["error"]
+
+
+def test_forever_keeps_retrying_until_stopped(sign_engine: Path) -> None:
+    fake = FakeLive(drops=1, per_connection=2, fail_reopen=40, tail=2)  # back after 40, then gone for good
+    waits: list[float] = []
+
+    def sleep(delay: float) -> None:
+        waits.append(delay)
+        if len(waits) == 200:
+            loop.stop("test stop")
+
+    loop = CameraLoop(load(sign_engine), fake, LoopOptions(backoff=fast(-1), warmup=False), sleep=sleep)
     s = loop.run()
-    assert s["reconnects"] == 100
-    assert s["disconnects"] == 101  # the last drop never comes back: bounded attempts, then give up
-    assert s["stopped_by"] == "source failed" and "stayed down after 3 reconnect attempts" in s["error"]
-    assert s["frames"] + s["dropped"] == fake.delivered == 100 * 2 + 3
-    assert max(waits) <= 0.04 and len(waits) == 100 + 3
+    assert s["reconnects"] == 1 and fake.delivered == 4  # came back once, after 41 waits
+    assert len(waits) == 200 and s["stopped_by"] == "test stop" and s["error"] is None  # never gave up
 
 
 def test_reconnect_retries_with_backoff_until_the_camera_is_back(sign_engine: Path, tmp_path: Path) -> None:
@@ -206,7 +221,47 @@ def test_a_failure_mid_run_still_writes_the_summary(sign_engine: Path, tmp_path:
     assert s["stopped_by"] == "error" and "crop box" in s["error"] and s["frames"] == 0
 
 
-def test_fixed_crop_box_is_what_the_classifier_sees(sign_engine: Path) -> None:
+class Recording:
+    """A pipeline stand-in wrapper that records every call's crop and first frame."""
+
+    def __init__(self, pipe) -> None:
+        self.pipe, self.calls = pipe, []
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+    def __enter__(self):
+        self.pipe.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pipe.__exit__(*exc)
+
+    def __call__(self, frames, *, crop=None):
+        self.calls.append((crop, frames[0].copy()))
+        return self.pipe(frames, crop=crop)
+
+
+def test_fixed_crop_box_is_passed_with_each_call_and_is_what_the_classifier_sees(sign_engine: Path) -> None:
+    pipe = load(sign_engine)
+    rec = Recording(pipe)
     src = open_source("synthetic:stop-sign?frames=4", width=160, height=120)
-    loop = CameraLoop(load(sign_engine), src, LoopOptions(crop=(10, 20, 100, 90)))
-    assert loop.run()["frames"] == 4 and loop.pipe.crop == (10, 20, 100, 90)
+    loop = CameraLoop(rec, src, LoopOptions(crop=(10, 20, 100, 90), draw_overlay=False))
+    assert loop.run()["frames"] == 4
+    assert pipe.crop == "resize"  # the loop never sets the pipeline's crop from outside
+    assert [c for c, _ in rec.calls] == ["resize"] + [(10, 20, 100, 90)] * 4  # warm-up, then each frame
+    frame = rec.calls[1][1]
+    probs = pipe([frame], crop=(10, 20, 100, 90))[0].outputs["logits"]
+    cropped = pipe([np.ascontiguousarray(frame[20:110, 10:110])])[0].outputs["logits"]
+    whole = pipe([frame])[0].outputs["logits"]
+    np.testing.assert_allclose(probs, cropped, rtol=1e-5, atol=1e-5)  # the box, not the whole frame
+    assert not np.allclose(probs, whole, atol=1e-4)
+
+
+def test_auto_crop_passes_the_source_roi_view(sign_engine: Path) -> None:
+    pipe = load(sign_engine)
+    rec = Recording(pipe)
+    src = open_source("synthetic:stop-sign?frames=3", width=160, height=120)
+    CameraLoop(rec, src, LoopOptions(draw_overlay=False)).run()
+    assert pipe.crop == "resize" and all(c == "resize" for c, _ in rec.calls)
+    assert all(f.shape[:2] != (120, 160) for _, f in rec.calls[1:])  # the sign's box, not the frame

@@ -95,3 +95,47 @@ def test_help_and_listings(cli):
         assert name in r.stdout
     r = cli("models")
     assert r.returncode == 0 and "torchvision classifiers" in r.stdout
+
+
+def test_version_and_plain_usage_lines(cli):
+    from edgeguard import __version__
+
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout == f"edgeguard {__version__}\n"
+    r = cli("export", "--help")
+    usage = next(line for line in r.stdout.splitlines() if "Usage:" in line)
+    assert usage.split("Usage:")[1].split() == ["edgeguard", "export", "[OPTIONS]", "MODEL"]
+    r = cli("infer", "--help")
+    usage = next(line for line in r.stdout.splitlines() if "Usage:" in line)
+    assert usage.split("Usage:")[1].split() == ["edgeguard", "infer", "[OPTIONS]", "IMAGES..."]
+
+
+def test_shared_options_are_declared_once():
+    """infer and camera take --engine/--provider/--threads/--stage/--escalate/--crop/--top from one place."""
+    from typer.main import get_command
+
+    from edgeguard.cli import _common
+    from edgeguard.cli.app import _load_commands, app
+
+    _load_commands()
+    commands = get_command(app).commands
+
+    def opt(command: str, flag: str):
+        return next(p for p in commands[command].params if flag in getattr(p, "opts", []))
+
+    for flag, short, shared in (
+        ("--provider", None, _common.ProviderOpt),
+        ("--threads", None, _common.ThreadsOpt),
+        ("--stage", "-s", _common.StageOpt),
+        ("--escalate", None, _common.EscalateOpt),
+        ("--crop", None, _common.CropOpt),
+        ("--top", "-k", _common.TopOpt),
+    ):
+        declared = shared.__metadata__[0]
+        for command in ("infer", "camera"):
+            p = opt(command, flag)
+            assert p.help == declared.help, (command, flag)
+            assert sorted(p.opts) == sorted(o for o in (flag, short) if o), (command, flag)
+    assert opt("infer", "--engine").help == _common.ENGINE_HELP
+    assert opt("camera", "--engine").help.startswith(_common.ENGINE_HELP)
+    assert opt("infer", "--crop").default == "resize" and opt("camera", "--crop").default == "auto"
