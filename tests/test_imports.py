@@ -199,3 +199,24 @@ def test_nothing_imports_the_cli():
         if i.target.startswith("edgeguard.cli") and not i.source.startswith("edgeguard.cli")
     ]
     assert not bad, "\n".join(bad)
+
+
+def test_engine_modules_import_without_torch_or_the_exporter():
+    """What the runtime install imports to run and check engines pulls in neither torch nor exporter
+    (``engines/torch.py`` imports torch when a TorchEngine is made, not when the module is imported)."""
+    import subprocess
+
+    mods = [
+        "edgeguard.engines",
+        "edgeguard.engines.compare",
+        "edgeguard.engines.onnxruntime",
+        "edgeguard.engines.tensorrt",
+        "edgeguard.engines.torch",
+        "edgeguard.provenance",
+    ]
+    heavy = ("torch", "onnx", "edgeguard.exporter", "edgeguard.models")
+    code = f"import sys; import {', '.join(mods)}; print(sorted(set({heavy!r}) & set(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
