@@ -55,7 +55,9 @@ def save_confusion_png(cm: np.ndarray, labels: list[str], path: str | Path, titl
     try:
         import matplotlib
     except ImportError:
-        raise ConfigError("the confusion-matrix PNG needs matplotlib: pip install 'edgeguard[dev]'") from None
+        raise ConfigError(
+            "the confusion-matrix PNG needs matplotlib: pip install 'edgeguard[eval]'"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

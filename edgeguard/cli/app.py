@@ -3,6 +3,8 @@
 Each command lives in its own module under ``edgeguard/cli/`` and registers itself on ``app`` when
 imported (see ``_COMMANDS``). ``main()`` turns any :class:`~edgeguard.errors.EdgeGuardError` into one
 line on stderr and exit code 2; ``--debug`` (or ``EDGEGUARD_DEBUG=1``) shows the traceback instead.
+A command that needs a module only an extra installs (torch for ``export``/``train``) says which
+extra to install, in the same one-line form (:mod:`edgeguard.extras`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import warnings
 import typer
 
 from ..errors import EdgeGuardError
+from ..extras import from_import_error
 
 app = typer.Typer(
     name="edgeguard",
@@ -68,3 +71,10 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"edgeguard: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
+    except ImportError as exc:
+        # A module only an extra installs (torch on the runtime install): name the extra, in one line.
+        missing = from_import_error(exc, argv)
+        if missing is None or debug:
+            raise
+        print(f"edgeguard: error: {missing}", file=sys.stderr)
+        sys.exit(missing.exit_code)

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-from .dataset import (
-    TEST_SEED,
-    TRAIN_SEED,
-    VAL_SEED,
-    SignDataset,
-    contact_sheet,
-    render_arrays,
-    save_rgb,
-    write_image_folder,
-)
-from .local import GTSRB, GTSRB_LABELS, GTSRB_TO_SIGNS, ImageFolder
+import importlib
+from typing import Any
+
 from .render import DEFAULT_CONFIG, SceneConfig, render_scene
 from .templates import CLASSES, LABELS, class_index, render_sign
+
+# torch-backed parts (datasets, loaders), loaded on first use: the camera's synthetic source renders
+# signs through `data.templates` on the runtime install, which has no torch.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "TEST_SEED",
+            "TRAIN_SEED",
+            "VAL_SEED",
+            "SignDataset",
+            "contact_sheet",
+            "render_arrays",
+            "save_rgb",
+            "write_image_folder",
+        ),
+        ".dataset",
+    ),
+    **dict.fromkeys(("GTSRB", "GTSRB_LABELS", "GTSRB_TO_SIGNS", "ImageFolder"), ".local"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CLASSES",

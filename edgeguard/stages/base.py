@@ -6,24 +6,38 @@ torch tensor *or* a numpy array and returns the same type, dtype, shape (and tor
 itself is written once, either on a float32 torch tensor on ``self.device`` (TV solvers, DIP) or on a
 float32 numpy array (the OpenCV stages); :class:`HostStage` does the conversions, the input guards,
 the empty batch, the clamp to [0, 1] and the timing.
+
+torch is imported only by the stages whose ``backend`` is ``"torch"``, when one is created: the
+numpy stages (``nlm``, ``jpeg``, ``kmeans``) run on the runtime install, which has no torch, and a
+torch stage there fails with one line naming the extra to install (:mod:`edgeguard.extras`).
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
 from ..checks import check_image_batch
 from ..errors import ConfigError
+from ..extras import require
 from ..spec import format_spec, parse_value
 
+if TYPE_CHECKING:
+    import torch
+
 Batch = Any  # torch.Tensor | np.ndarray, (B, 3, H, W) float in [0, 1]
+
+
+def _is_torch_tensor(x: Any) -> bool:
+    # A torch tensor can only exist once its maker imported torch: never import it just to check.
+    torch_mod = sys.modules.get("torch")
+    return torch_mod is not None and isinstance(x, torch_mod.Tensor)
 
 
 def check_number(
@@ -83,6 +97,8 @@ def one_cpu_thread() -> Iterator[None]:
     224×224 images take 0.32 s on 1 thread vs 1.27 s on 2; 100 DIP iterations at 64×64 take 11 vs
     21 ms each (and 5× worse on 2 threads when other processes compete for the cores).
     """
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -145,15 +161,27 @@ class HostStage:
             raise TypeError(f"stage {cls.name!r}: backend {cls.backend!r} must not define {other}")
 
     def __init__(self, *, device: str = "cpu", seed: int | None = None) -> None:
+        if self.backend == "torch":
+            require("torch", what=f"stage {self.name!r}")
         self.device = self._check_device(device)
         self.seed = check_seed(self.name, seed)
         self.params: dict[str, Any] = {}
         self.last_info: dict[str, Any] = {}
-        self._rng = torch.Generator()
-        if self.seed is None:
-            self._rng.seed()  # fresh OS entropy: an attacker cannot predict the draw
+        self._rng = self._generator(self.seed)
+
+    def _generator(self, seed: int | None) -> torch.Generator | None:
+        """The CPU generator of a torch stage's random draws (``None`` for numpy stages, which draw
+        nothing from it)."""
+        if self.backend != "torch":
+            return None
+        import torch
+
+        gen = torch.Generator()
+        if seed is None:
+            gen.seed()  # fresh OS entropy: an attacker cannot predict the draw
         else:
-            self._rng.manual_seed(self.seed)
+            gen.manual_seed(int(seed))
+        return gen
 
     # -- configuration ------------------------------------------------------------------------
     def _check_device(self, device: Any) -> str:
@@ -168,6 +196,10 @@ class HostStage:
         return device
 
     def _cuda_available(self) -> bool:
+        if self.backend != "torch":
+            return False  # numpy stages with a CUDA path (OpenCV's) override this
+        import torch
+
         return torch.cuda.is_available()
 
     def _cuda_missing(self) -> str:
@@ -188,8 +220,7 @@ class HostStage:
         other = copy.copy(self)
         other.seed = check_seed(self.name, seed)
         other.last_info = {}
-        other._rng = torch.Generator()
-        other._rng.manual_seed(int(seed))
+        other._rng = other._generator(other.seed)
         return other
 
     def __repr__(self) -> str:
@@ -211,7 +242,7 @@ class HostStage:
         Shape:
             (B, 3, H, W) → (B, 3, H, W)
         """
-        is_torch = isinstance(batch, torch.Tensor)
+        is_torch = _is_torch_tensor(batch)
         check_image_batch(batch.detach() if is_torch else batch, name=f"stage {self.name}")
         t0 = time.perf_counter()
         info: dict[str, Any] = {}
@@ -220,6 +251,8 @@ class HostStage:
             self.last_info = {"stage": self.name, "batch": 0, "seconds": 0.0, "device": self.device}
             return out
         if self.backend == "torch":
+            import torch
+
             x = batch.detach() if is_torch else torch.from_numpy(np.ascontiguousarray(batch))
             x = x.to(self.device, torch.float32)
             threads = nullcontext() if self.device.startswith("cuda") else one_cpu_thread()
@@ -233,9 +266,12 @@ class HostStage:
             x_np = batch.detach().cpu().numpy() if is_torch else batch
             body = self._run_numpy  # type: ignore[attr-defined]
             y_np = np.clip(body(np.ascontiguousarray(x_np, dtype=np.float32), info), 0.0, 1.0)
-            out = (
-                torch.from_numpy(y_np).to(batch.device, batch.dtype) if is_torch else y_np.astype(batch.dtype)
-            )
+            if is_torch:
+                import torch  # already loaded: the caller made a tensor
+
+                out = torch.from_numpy(y_np).to(batch.device, batch.dtype)
+            else:
+                out = y_np.astype(batch.dtype)
         self.last_info = {
             "stage": self.name,
             "batch": int(batch.shape[0]),

@@ -9,13 +9,13 @@ on a 0..255 image those are ``weight`` 5/255 ≈ 0.02, 0.04 and 0.08 on our [0, 
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..registry import STAGES
-from ._tv import tv_minimize
 from .base import HostStage, check_number, number_shorthand
+
+if TYPE_CHECKING:  # torch is imported when the stage runs: the runtime install has none
+    import torch
 
 
 def rof_denoise(x: torch.Tensor, weight: float = 0.1, iters: int = 200) -> torch.Tensor:
@@ -32,6 +32,8 @@ def rof_denoise(x: torch.Tensor, weight: float = 0.1, iters: int = 200) -> torch
     Shape:
         (B, C, H, W) → (B, C, H, W)
     """
+    from ._tv import tv_minimize
+
     return tv_minimize(x, weight, iters).clamp(0.0, 1.0)
 
 

@@ -9,13 +9,13 @@ the stage's CPU generator, so a seed gives the same mask on CPU and CUDA.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..registry import STAGES
-from ._tv import tv_minimize
 from .base import HostStage, check_number
+
+if TYPE_CHECKING:  # torch is imported when the stage runs: the runtime install has none
+    import torch
 
 
 def total_variation_minimize(
@@ -40,6 +40,10 @@ def total_variation_minimize(
     Shape:
         (B, C, H, W) → (B, C, H, W), (B, C, H, W)
     """
+    import torch
+
+    from ._tv import tv_minimize
+
     if keep >= 1.0:
         mask = torch.ones_like(x)
         z = tv_minimize(x, lam, iters)
