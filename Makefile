@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo bench lint clean
+.PHONY: venv test demo demo-engine bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,6 +19,11 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/edgeguard demo
+
+# Re-export the demo engine shipped for runtime installs (after the sign weights or defenses change);
+# tests/test_runtime_install.py checks that the shipped copy equals a fresh export.
+demo-engine: $(STAMP)
+	$(BIN)/python -m edgeguard.camera.default
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -e '.[dev,bench]'

@@ -1,11 +1,16 @@
-"""The embedded default: the bundled stop-sign classifier, exported once into a cache, on a drive-by.
+"""The embedded default: the bundled stop-sign classifier, defended, on a drive-by.
 
 ``edgeguard camera`` with no arguments (and ``edgeguard demo``) runs this, so a new user sees the whole
 path — defended ONNX engine, camera loop, overlay, recording, events, summary — on a machine with no
-camera and no GPU. The engine is exported on first use with the defenses ``bits:5`` + ``median:3x3``
-(feature squeezing, seed 000/002: bit-depth first, then the median — see export's parity note) into
-``$EDGEGUARD_CACHE`` or ``~/.cache/edgeguard``, and re-exported when the cached manifest's source
-sha256 or defenses differ from what this install would produce (e.g. after the weights were updated).
+camera and no GPU. The engine is the bundled model with the defenses ``bits:5`` + ``median:3x3``
+(feature squeezing, seed 000/002: bit-depth first, then the median — see export's parity note):
+
+* with the ``export`` extra (torch), it is exported on first use into ``$EDGEGUARD_CACHE`` or
+  ``~/.cache/edgeguard`` and re-exported when the cached manifest's source sha256 or defenses differ
+  from what this install would produce (e.g. after the weights were updated), as before;
+* on the runtime install (no torch), the pre-exported copy shipped in the package
+  (``edgeguard/models/engines/``) runs; ``tests/test_runtime_install.py`` keeps it equal to a fresh
+  export, and ``python -m edgeguard.camera.default`` (``make demo-engine``) regenerates it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .. import extras
 from ..errors import ConfigError, ModelError
 
 MODEL = "signs"
@@ -21,6 +27,11 @@ SOURCE = "synthetic:stop-sign"
 RECORD = "edgeguard-demo.mp4"
 EVENTS = "edgeguard-demo-events.jsonl"
 SUMMARY = "edgeguard-demo-summary.json"
+# Package data: the demo engine exported by `python -m edgeguard.camera.default`.
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "engines"
+# Where the bundled weights live relative to SHIPPED_DIR's package root: recorded in the shipped
+# manifest instead of the absolute path of the machine that exported it.
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def cache_dir() -> Path:
@@ -35,9 +46,20 @@ def cache_dir() -> Path:
     return root
 
 
-def engine_path() -> Path:
+def engine_name() -> str:
+    """``signs-bits5-median3x3.onnx``: the default engine's file name (cache and shipped copy)."""
     tag = "-".join(d.replace(":", "") for d in DEFENSES)
-    return cache_dir() / f"{MODEL}-{tag}.onnx"
+    return f"{MODEL}-{tag}.onnx"
+
+
+def engine_path() -> Path:
+    """The cached engine that ``ensure_engine`` exports when the export extra is installed."""
+    return cache_dir() / engine_name()
+
+
+def shipped_engine_path() -> Path:
+    """The pre-exported default engine shipped in the package (its sidecar lies beside it)."""
+    return SHIPPED_DIR / engine_name()
 
 
 def expected_source() -> tuple[str, list[str]]:
@@ -69,8 +91,28 @@ def cached_is_current(path: Path, sha: str, specs: list[str]) -> bool:
     return data.get("source", {}).get("sha256") == sha and list(data.get("defenses", [])) == specs
 
 
+def shipped_engine(log=print) -> Path:  # noqa: ANN001 - any callable taking one string
+    """Path to the shipped default engine (runtime install), checked to be present with its sidecar."""
+    from .. import manifest
+
+    path = shipped_engine_path()
+    if not path.is_file() or not manifest.sidecar_path(path).is_file():
+        raise ModelError(
+            f"the demo engine shipped with edgeguard is missing ({path}); reinstall edgeguard, install "
+            f"the export extra (pip install 'edgeguard[export]') to export it, or pass --engine"
+        )
+    log(f"runtime install: running the demo engine shipped with edgeguard ({path.name})")
+    return path
+
+
 def ensure_engine(log=print) -> Path:  # noqa: ANN001 - any callable taking one string
-    """Path to the cached default engine, exporting it first when missing or stale."""
+    """Path to the default engine.
+
+    With the export extra: the cached export, exported first when missing or stale. Without it (the
+    runtime install): the copy shipped in the package.
+    """
+    if extras.missing("export"):
+        return shipped_engine(log)
     path = engine_path()
     sha, specs = expected_source()
     if cached_is_current(path, sha, specs):
@@ -83,16 +125,47 @@ def ensure_engine(log=print) -> Path:  # noqa: ANN001 - any callable taking one 
     return path
 
 
+def write_shipped_engine(folder: Path | None = None) -> Path:
+    """Export the default engine into ``folder`` (default: the package's ``SHIPPED_DIR``).
+
+    The bundled weights are passed by their path relative to the package root (exported from
+    there), so the shipped manifest records ``edgeguard/models/weights/…`` instead of the
+    exporting machine's absolute path. Needs the export extra.
+    """
+    from .. import models
+    from ..exporter.onnx import export
+
+    extras.require("torch", what="exporting the demo engine", extra="export")
+    out = (folder or SHIPPED_DIR).resolve() / engine_name()
+    weights = Path(models.REGISTRY.get(MODEL).extra["default_weights"]).resolve()
+    here = Path.cwd()
+    os.chdir(_PACKAGE_ROOT)
+    try:
+        export(MODEL, weights=weights.relative_to(_PACKAGE_ROOT), defense=list(DEFENSES), out=out)
+    finally:
+        os.chdir(here)
+    return out
+
+
 __all__ = [
     "DEFENSES",
     "EVENTS",
     "MODEL",
     "RECORD",
     "SOURCE",
+    "SHIPPED_DIR",
     "SUMMARY",
     "cache_dir",
     "cached_is_current",
+    "engine_name",
     "engine_path",
     "ensure_engine",
     "expected_source",
+    "shipped_engine",
+    "shipped_engine_path",
+    "write_shipped_engine",
 ]
+
+
+if __name__ == "__main__":  # `python -m edgeguard.camera.default` (`make demo-engine`)
+    print(f"wrote {write_shipped_engine()}")
