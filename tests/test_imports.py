@@ -169,9 +169,16 @@ def test_engines_import_no_build_or_model_code():
 
 
 # Ops depend on array libraries and core modules only. safetensors: defensive_noise loads its fixed
-# noise pattern from a .safetensors file (the reason it is on the list).
+# noise pattern from a .safetensors file (the reason it is on the list). extras: a torch host stage
+# names the extra to install when torch is missing (extras imports only errors and the stdlib).
 OPS_THIRD_PARTY = {"torch", "numpy", "cv2", "safetensors"}
-OPS_CORE = {"edgeguard.checks", "edgeguard.errors", "edgeguard.registry", "edgeguard.spec"}
+OPS_CORE = {
+    "edgeguard.checks",
+    "edgeguard.errors",
+    "edgeguard.extras",
+    "edgeguard.registry",
+    "edgeguard.spec",
+}
 
 
 @pytest.mark.parametrize("area", ["defenses", "stages", "layers"])
