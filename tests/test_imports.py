@@ -51,6 +51,27 @@ def _modules() -> dict[str, tuple[Path, bool]]:
 MODULES = _modules()
 
 
+def _dynamic_target(call: ast.Call) -> list[str]:
+    """``import_module("edgeguard.x")`` / ``import_module(f"edgeguard.x.{name}")``: a lazy import too.
+
+    A literal name, or the literal start of an f-string (the package it names is imported either way),
+    is resolved to the deepest known module; names computed at run time cannot be read and are skipped.
+    """
+    func = call.func
+    fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if fname not in ("import_module", "__import__") or not call.args:
+        return []
+    arg = call.args[0]
+    if isinstance(arg, ast.JoinedStr) and arg.values:
+        arg = arg.values[0]
+    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+        return []
+    parts = arg.value.rstrip(".").split(".")
+    while len(parts) > 1 and ".".join(parts) not in MODULES:
+        parts.pop()
+    return [".".join(parts)]
+
+
 def _imports() -> list[Import]:
     found = []
     for mod, (path, is_pkg) in MODULES.items():
@@ -68,6 +89,8 @@ def _imports() -> list[Import]:
                     base = ".".join(pkg + ([node.module] if node.module else []))
                 # `from pkg import name`: the submodule when `name` is one, else the package itself.
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+            elif isinstance(node, ast.Call):
+                targets = _dynamic_target(node)
             for t in targets:
                 name = t if t.startswith("edgeguard") else t.split(".")[0]
                 found.append(Import(mod, name, id(node) in body, node.lineno))
@@ -133,6 +156,8 @@ def _where(source: str, targets: set[str]) -> list[str]:
 
 def test_the_graph_is_read():
     """Guard against a parser that silently finds nothing (every rule below would then pass)."""
+    stages_lazy = {i.target for i in IMPORTS if i.source == "edgeguard.stages" and not i.top_level}
+    assert "edgeguard.attacks" in stages_lazy  # import_module(f"edgeguard.attacks.{…}") is seen
     assert {"edgeguard.pipeline", "edgeguard.engines.base", "edgeguard.exporter.onnx"} <= set(MODULES)
     pipeline = {i.target for i in IMPORTS if i.source == "edgeguard.pipeline"}
     assert {"edgeguard.engines", "edgeguard.errors", "numpy"} <= pipeline
@@ -179,6 +204,9 @@ OPS_CORE = {
     "edgeguard.registry",
     "edgeguard.spec",
 }
+# The one lazy exception: `stages.bpda`/`stages.eot_gradient` still resolve (BPDA and EOT moved to
+# attacks/ in issue #10) through a module __getattr__, so stages/ never imports attacks/ at import time.
+OPS_LAZY = {"stages": {"edgeguard.attacks"}}
 
 
 @pytest.mark.parametrize("area", ["defenses", "stages", "layers"])
@@ -189,7 +217,9 @@ def test_ops_import_only_array_libraries_and_core_modules(area):
         if not (i.source == prefix or i.source.startswith(prefix + ".")):
             continue
         if _internal(i):
-            ok = i.target == prefix or i.target.startswith(prefix + ".") or i.target in OPS_CORE
+            own = i.target == prefix or i.target.startswith(prefix + ".")
+            lazy_ok = not i.top_level and i.target in OPS_LAZY.get(area, set())
+            ok = own or i.target in OPS_CORE or lazy_ok
         else:
             ok = (
                 i.target in OPS_THIRD_PARTY or i.target in sys.stdlib_module_names or i.target == "__future__"
