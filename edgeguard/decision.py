@@ -1,6 +1,8 @@
 """Decisions: engine outputs → what the application acts on. Task-generic by registry.
 
-Classification (softmax top-k) is here; detection (boxes, NMS) registers its own decision later.
+A decision step registers itself for a task with ``@DECISIONS.register(task, ...)`` beside its
+definition; :func:`for_task` looks the manifest's task up. Classification (softmax top-k) is here;
+detection (boxes, NMS) registers its own decision in its own module.
 Every decision returns a list with one JSON-serialisable dict per image.
 """
 
@@ -12,23 +14,25 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .registry import DECISIONS
 
 Decision = Callable[[dict[str, np.ndarray], dict[str, Any]], list[dict[str, Any]]]
-_DECISIONS: dict[str, Callable[..., Decision]] = {}
-
-
-def register(task: str) -> Callable[[Callable[..., Decision]], Callable[..., Decision]]:
-    def deco(factory: Callable[..., Decision]) -> Callable[..., Decision]:
-        _DECISIONS[task] = factory
-        return factory
-
-    return deco
 
 
 def for_task(task: str, **options: Any) -> Decision:
-    if task not in _DECISIONS:
-        raise ConfigError(f"no decision step for task {task!r} (known: {', '.join(sorted(_DECISIONS))})")
-    return _DECISIONS[task](**options)
+    """The decision step registered for the manifest's ``task`` (``@DECISIONS.register(task)``).
+
+    Raises:
+        ConfigError: no decision step for ``task``, or an option it does not take.
+    """
+    if task not in DECISIONS:
+        raise ConfigError(f"no decision step for task {task!r} (known: {', '.join(DECISIONS.names())})")
+    return DECISIONS.create(task, **options)
+
+
+def tasks() -> list[str]:
+    """Tasks that have a decision step."""
+    return DECISIONS.names()
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -37,7 +41,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-@register("classification")
+@DECISIONS.register(
+    "classification",
+    summary="softmax top-k labels (+ adversarial score and flag when the engine has a detector)",
+    usage="classification",
+    help={"top": "how many classes to report", "output": "engine output holding the logits"},
+    examples=({"top": 1}, {"top": 5}, {"top": 3, "output": "logits"}),
+    invalid=({"top": 0},),
+)
 def classification(top: int = 5, output: str = "logits") -> Decision:
     """Top-``top`` labels with softmax probabilities; the adversarial score is added when present."""
     if top < 1:

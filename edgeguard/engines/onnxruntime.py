@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import manifest as mf
 from ..errors import ConfigError, EngineError, first_line
+from ..registry import ENGINES
 from .base import Engine, TensorSpec
 
 # Short names accepted by --provider, in preference order for "auto".
@@ -59,6 +60,33 @@ def read_onnx_manifest(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def _example_graph(folder: Path) -> dict[str, Any]:
+    """Contract-test fixture: a tiny graph ``logits = mean over H, W of input`` (B, 3, H, W) → (B, 3)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("ReduceMean", ["input"], ["logits"], axes=[2, 3], keepdims=0)
+    graph = helper.make_graph(
+        [node],
+        "example",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["B", 3, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["B", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # readable by every onnxruntime >= 1.17
+    path = Path(folder) / "example.onnx"
+    onnx.save(model, str(path))
+    return {"path": str(path)}
+
+
+@ENGINES.register(
+    "onnxruntime",
+    summary="ONNX graph run by onnxruntime (CPU, CUDA or TensorRT execution provider)",
+    usage="model.onnx",
+    suffixes=(".onnx",),
+    examples=({"provider": "cpu"}, {"provider": "auto", "threads": 1}),
+    example_setup=_example_graph,
+)
 class OnnxRuntimeEngine(Engine):
     """An ONNX graph run by onnxruntime.
 

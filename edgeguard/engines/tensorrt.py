@@ -24,6 +24,7 @@ import numpy as np
 from .. import manifest as mf
 from ..errors import EngineError, InputError, StaleEngineError, first_line
 from ..provenance import file_sha256
+from ..registry import ENGINES
 from . import _trt
 from .base import Engine, TensorSpec
 
@@ -110,6 +111,9 @@ def check_plan(plan: str | Path, trt_version: str | None = None) -> None:
     raise StaleEngineError(
         f"{plan.name} cannot run here: {reason}; {how}", reason=reason, engine=plan, source=src
     )
+
+
+TENSORRT_SUFFIXES = (".trt", ".engine", ".plan")
 
 
 class TensorRTEngine(Engine):
@@ -220,3 +224,15 @@ class TensorRTEngine(Engine):
             raise EngineError(f"TensorRT failed to execute {self.path.name} (see TensorRT's messages above)")
         self._sync()
         return {name: t.cpu().numpy() for name, t in results.items()}
+
+
+@ENGINES.register(
+    "tensorrt",
+    summary="serialized TensorRT plan (needs TensorRT and an NVIDIA GPU)",
+    usage="model.plan",
+    suffixes=TENSORRT_SUFFIXES,
+    examples=({},),
+)
+def open_plan(path: str | Path, provider: str | None = None, threads: int = 0) -> TensorRTEngine:
+    """Open a plan (``provider``/``threads`` are onnxruntime options: TensorRT runs the plan as built)."""
+    return TensorRTEngine(path)
