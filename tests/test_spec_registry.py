@@ -86,7 +86,7 @@ def test_median_error_lists_windows():
 # -- the shared Registry: self-registration, listings read from source, lazy loading -------------------
 
 
-@pytest.mark.parametrize("reg", ["DEFENSES", "STAGES", "ENGINES", "DECISIONS"])
+@pytest.mark.parametrize("reg", ["DEFENSES", "STAGES", "ENGINES", "DECISIONS", "SOURCES"])
 def test_listing_from_source_equals_the_live_registry(reg):
     """Help texts come from the source listing; it must say what the imported registry says."""
     from edgeguard import registry
@@ -105,9 +105,9 @@ def test_help_texts_do_not_import_torch():
     code = (
         "import sys\n"
         "from edgeguard.cli.app import _load_commands\n"
-        "from edgeguard.registry import DEFENSES, STAGES, ENGINES, DECISIONS\n"
+        "from edgeguard.registry import DEFENSES, STAGES, ENGINES, DECISIONS, SOURCES\n"
         "_load_commands()\n"
-        "texts = [r.help('x') for r in (DEFENSES, STAGES, ENGINES, DECISIONS)]\n"
+        "texts = [r.help('x') for r in (DEFENSES, STAGES, ENGINES, DECISIONS, SOURCES)]\n"
         "assert all('Known:' in t for t in texts), texts\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))\n"
     )

@@ -5,14 +5,16 @@ raises :class:`~edgeguard.errors.SourceError` naming what was tried. Every sourc
 ``(H, W, 3)`` frames from :meth:`Source.read`, which returns ``None`` when no frame came (end of a
 file, or a dropped stream: the loop then reconnects live sources with backoff).
 
-Spec grammar (checked in this order):
+Each kind of source registers itself with ``@SOURCES.register(kind, schemes=(...))`` (a URI scheme)
+or ``match=`` (a test on the text); :func:`open_source` is a registry lookup: a registered scheme
+first, then the matchers, then the ``fallback`` entry (files). The kinds:
 
 * ``0`` / ``/dev/video0``            V4L2 camera (``cv2.CAP_V4L2``)
 * ``csi://0[?flip=N]``               Jetson CSI camera through GStreamer ``nvarguscamerasrc`` (REFERENCE
                                      complaint 10); the pipeline string is built only from validated ints
 * ``rtsp://…`` ``http(s)://…``       network stream (FFmpeg); low-latency options, small buffer
                                      (REFERENCE complaint 9: stale frames are dropped by the loop)
-* ``synthetic:stop-sign[?…]``        rendered drive-by (:mod:`edgeguard.camera.synthetic`)
+* ``synthetic:stop-sign[?…]``        rendered drive-by (registered in :mod:`edgeguard.camera.synthetic`)
 * a folder, a glob, an image file    images in sorted order
 * any other existing file            video file (FFmpeg)
 """
@@ -23,8 +25,8 @@ import glob
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -34,11 +36,23 @@ import numpy as np
 
 from ..errors import InputError, SourceError
 from ..preprocess import load_image, to_bgr
+from ..registry import SOURCES, Entry, uri_scheme
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
-SCHEMES = ("csi", "synthetic", *STREAM_SCHEMES)
 Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """Options every source builder receives (each uses those that apply to it)."""
+
+    width: int | None = None
+    height: int | None = None
+    fps: int | None = None
+    latency_ms: int = 200
+    transport: str = "tcp"
+    timeout_ms: int = 5000
 
 
 class Source(ABC):
@@ -222,7 +236,20 @@ def _query_int(query: dict[str, str], key: str, default: int, lo: int, hi: int, 
     return int(text)
 
 
-def _device(spec: str, width: int | None, height: int | None, fps: int | None) -> Source:
+def _is_device(text: str) -> bool:
+    return text.isdigit() or text.startswith("/dev/video")
+
+
+@SOURCES.register(
+    "v4l2",
+    summary="V4L2 camera by index or device path",
+    usage="0 | /dev/video0",
+    match=_is_device,
+    examples=({"spec": "0"}, {"spec": "/dev/video2"}),
+)
+def open_device(spec: str, opts: SourceOptions) -> Source:
+    """V4L2 camera ``N`` or ``/dev/videoN`` with a one-frame buffer."""
+    width, height, fps = opts.width, opts.height, opts.fps
     if spec.isdigit():
         index, path = int(spec), f"/dev/video{spec}"
     else:
@@ -251,7 +278,16 @@ def _device(spec: str, width: int | None, height: int | None, fps: int | None) -
     )
 
 
-def _csi(spec: str, width: int | None, height: int | None, fps: int | None) -> Source:
+@SOURCES.register(
+    "csi",
+    summary="Jetson CSI camera through GStreamer",
+    usage="csi://0[?flip=N]",
+    schemes=("csi",),
+    examples=({"spec": "csi://0"}, {"spec": "csi://1?flip=2"}),
+)
+def open_csi(spec: str, opts: SourceOptions) -> Source:
+    """Jetson CSI camera ``csi://N[?flip=M]`` (``nvarguscamerasrc``; needs OpenCV with GStreamer)."""
+    width, height, fps = opts.width, opts.height, opts.fps
     parts = urlsplit(spec)
     sensor = parts.netloc or parts.path.lstrip("/")
     if not re.fullmatch(r"\d{1,2}", sensor):
@@ -274,8 +310,16 @@ def _csi(spec: str, width: int | None, height: int | None, fps: int | None) -> S
     )
 
 
-def _stream(spec: str, latency_ms: int, transport: str, timeout_ms: int) -> Source:
+@SOURCES.register(
+    "stream",
+    summary="network stream through FFmpeg, newest frame only",
+    usage="rtsp://… | http(s)://…",
+    schemes=STREAM_SCHEMES,
+    examples=({"spec": "rtsp://127.0.0.1:9/cam"}, {"spec": "http://127.0.0.1:9/feed.mjpg"}),
+)
+def open_stream(spec: str, opts: SourceOptions) -> Source:
     """Network stream through FFmpeg with a small buffer; the loop keeps only the newest frame."""
+    latency_ms, transport, timeout_ms = opts.latency_ms, opts.transport, opts.timeout_ms
     if transport not in ("tcp", "udp"):
         raise SourceError(f"--transport {transport!r}: expected tcp or udp")
     if not isinstance(latency_ms, int) or not 0 <= latency_ms <= 10_000:
@@ -296,6 +340,26 @@ def _stream(spec: str, latency_ms: int, transport: str, timeout_ms: int) -> Sour
         env={"OPENCV_FFMPEG_CAPTURE_OPTIONS": "|".join(opts)},
         hint=f"tried FFmpeg with {transport.upper()} transport, timeout {timeout_ms} ms",
     )
+
+
+@SOURCES.register(
+    "files",
+    summary="video file, image file, folder or glob of images",
+    usage="clip.mp4 | image.png | folder | 'frames/*.png'",
+    fallback=True,
+    examples=({"spec": "clip.mp4"}, {"spec": "frames/*.png"}),
+)
+def open_files(spec: str, opts: SourceOptions) -> Source:
+    """Folder, glob or file (anything no scheme or matcher claimed).
+
+    Raises:
+        SourceError: nothing there; the message lists every kind of source that was considered.
+    """
+    found = _files(spec)
+    if found is None:
+        tried = ", ".join(x.usage for x in SOURCES.listing())
+        raise SourceError(f"--source {spec!r}: no such file, folder or device (tried: {tried})")
+    return found
 
 
 def _files(spec: str) -> Source | None:
@@ -326,9 +390,6 @@ def _files(spec: str) -> Source | None:
     return None
 
 
-SourceFactory = Callable[..., Source]
-
-
 def open_source(
     spec: str | int,
     *,
@@ -357,43 +418,31 @@ def open_source(
         raise SourceError(
             "--source is empty; give a camera index, csi://N, a URL, a file or synthetic:stop-sign"
         )
-    src = _build(text, width, height, fps, latency_ms, transport, timeout_ms)
+    opts = SourceOptions(width, height, fps, latency_ms, transport, timeout_ms)
+    src = source_for(text).factory(text, opts)
     src.open()
     return src
 
 
-def _build(
-    text: str,
-    width: int | None,
-    height: int | None,
-    fps: int | None,
-    latency_ms: int,
-    transport: str,
-    timeout_ms: int,
-) -> Source:
-    scheme = text.split(":", 1)[0].lower() if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", text) else ""
-    if scheme == "synthetic":
-        from .synthetic import synthetic_source
+def source_for(text: str) -> Entry:
+    """The registered source kind for ``text``: its URI scheme, else a matcher, else the fallback.
 
-        return synthetic_source(text, width=width, height=height, fps=fps)
-    if scheme == "csi":
-        return _csi(text, width, height, fps)
-    if scheme in STREAM_SCHEMES:
-        return _stream(text, latency_ms, transport, timeout_ms)
-    if scheme and "://" in text:
-        raise SourceError(
-            f"--source {text!r}: unsupported scheme {scheme}:// (supported: "
-            f"{', '.join(s + '://' for s in SCHEMES if s != 'synthetic')}, synthetic:stop-sign)"
-        )
-    if text.isdigit() or text.startswith("/dev/video"):
-        return _device(text, width, height, fps)
-    found = _files(text)
-    if found is not None:
-        return found
-    raise SourceError(
-        f"--source {text!r}: no such file, folder or device (tried: V4L2 index/path, csi://, stream URL, "
-        f"image/video file, folder, glob, synthetic:stop-sign)"
-    )
+    Raises:
+        SourceError: a ``scheme://`` no source registers (the message lists those that exist).
+    """
+    scheme = uri_scheme(text)
+    if scheme:
+        entry = SOURCES.find("schemes", scheme)
+        if entry is not None:
+            return entry
+        if "://" in text:
+            known = ", ".join(x.usage for x in SOURCES.listing() if SOURCES.get(x.name).extra.get("schemes"))
+            raise SourceError(f"--source {text!r}: unsupported scheme {scheme}:// (supported: {known})")
+    for entry in SOURCES:
+        match = entry.extra.get("match")
+        if match is not None and match(text):
+            return entry
+    return next(e for e in SOURCES if e.extra.get("fallback"))
 
 
 def clean_frame(frame: Any) -> np.ndarray | None:
@@ -414,5 +463,6 @@ __all__ = [
     "csi_pipeline",
     "gstreamer_available",
     "open_source",
-    "SCHEMES",
+    "source_for",
+    "SourceOptions",
 ]

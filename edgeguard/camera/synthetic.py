@@ -23,7 +23,8 @@ import numpy as np
 
 from ..data.templates import render_sign
 from ..errors import SourceError
-from .sources import Box, Source
+from ..registry import SOURCES
+from .sources import Box, Source, SourceOptions
 
 SCENES = ("stop-sign",)
 TEMPLATE = 256  # template side in pixels (render_sign draws at >= 256)
@@ -260,6 +261,21 @@ def synthetic_source(
     )
 
 
+@SOURCES.register(
+    "synthetic",
+    summary="rendered stop-sign drive-by, optional RP2-style sticker",
+    usage="synthetic:stop-sign[?sticker=1&frames=N&angles=0,30,-30]",
+    schemes=("synthetic",),
+    examples=(
+        {"spec": "synthetic:stop-sign?frames=3"},
+        {"spec": "synthetic:stop-sign?sticker=1&frames=2&angles=0"},
+    ),
+)
+def open_synthetic(spec: str, opts: SourceOptions) -> SyntheticSource:
+    """The ``synthetic:`` source kind (looked up by scheme: ``camera/sources.py`` never imports this)."""
+    return synthetic_source(spec, width=opts.width, height=opts.height, fps=opts.fps)
+
+
 __all__ = [
     "DriveBy",
     "DriveBySequence",
@@ -267,5 +283,6 @@ __all__ = [
     "SyntheticSource",
     "parse_synthetic",
     "sign_template",
+    "open_synthetic",
     "synthetic_source",
 ]
