@@ -228,8 +228,9 @@ def load(
 
     ``rebuild``: a TensorRT plan built for another TensorRT/GPU, or from an ONNX file that changed since,
     raises :class:`~edgeguard.errors.StaleEngineError` (engines never build). With ``rebuild=True`` it is
-    rebuilt in place from the source ONNX beside it (through ``edgeguard.exporter``, which needs the
-    ``export`` extra) and a warning is logged; a callable is also handed that one-line notice.
+    rebuilt in place from the source ONNX beside it (through ``edgeguard.exporter.tensorrt``, which needs
+    only what running the plan needs, no export extra) and a warning is logged; a callable is also
+    handed that one-line notice.
     """
     from . import manifest as mf
 

@@ -255,3 +255,20 @@ def test_engine_modules_import_without_torch_or_the_exporter():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_plan_rebuild_path_imports_without_the_export_extra():
+    """``load(…, rebuild=True)`` on a runtime install: the TensorRT build path must not need the
+    modules only ``edgeguard[export]`` brings (torch stays: TensorRT engines keep their buffers in it)."""
+    import subprocess
+
+    from edgeguard.extras import EXTRAS
+
+    blocked = sorted(set(EXTRAS["export"]) - {"torch"})
+    code = (
+        f"import sys; sys.modules.update(dict.fromkeys({blocked!r})); "
+        "import edgeguard.exporter.tensorrt as t, edgeguard.exporter.precision, edgeguard.exporter.quantize; "
+        "print(callable(t.rebuild_plan))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr[-2000:]
