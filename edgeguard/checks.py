@@ -20,11 +20,18 @@ def _is_tensor(x: Any) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
+def _type_name(x: Any) -> str:
+    t = type(x)
+    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__.split('.')[0]}.{t.__name__}"
+
+
 def _shape_of(x: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in x.shape)
 
 
-def check_batch(x: Any, layout: str = "B C H W", *, name: str = "input", channels: int | None = 3) -> None:
+def check_batch(
+    x: Any, layout: str = "B C H W", *, name: str = "input", channels: int | None = 3, tensor: bool = False
+) -> None:
     """Check that ``x`` is a tensor/array with ``len(layout.split())`` dimensions.
 
     Args:
@@ -32,12 +39,17 @@ def check_batch(x: Any, layout: str = "B C H W", *, name: str = "input", channel
         layout: space separated axis names, e.g. ``"B C H W"``.
         name: what the value is called in the error message.
         channels: required size of the ``C`` axis (``None`` = any).
+        tensor: require a floating-point torch tensor (torch-only ops: the in-engine defenses).
 
     Raises:
-        InputError: wrong type, rank, or channel count.
+        InputError: wrong type, rank, channel count, an empty ``H``/``W`` axis, or (``tensor``) not a
+            float torch tensor.
     """
+    if tensor and not _is_tensor(x):
+        hint = "; wrap it with torch.from_numpy(x)" if isinstance(x, np.ndarray) else ""
+        raise InputError(f"{name}: expected a float torch.Tensor, got {_type_name(x)}{hint}")
     if not (_is_tensor(x) or isinstance(x, np.ndarray)):
-        raise InputError(f"{name}: expected a torch.Tensor or numpy array, got {type(x).__name__}")
+        raise InputError(f"{name}: expected a torch.Tensor or numpy array, got {_type_name(x)}")
     axes = layout.split()
     shape = _shape_of(x)
     if len(shape) != len(axes):
@@ -47,6 +59,11 @@ def check_batch(x: Any, layout: str = "B C H W", *, name: str = "input", channel
         )
     if channels is not None and "C" in axes and shape[axes.index("C")] != channels:
         raise InputError(f"{name}: expected {channels} channels on axis C of ({layout}), got shape {shape}")
+    empty = [a for a, s in zip(axes, shape) if a in ("H", "W") and s == 0]
+    if empty:
+        raise InputError(f"{name}: axis {empty[0]} of ({layout}) is empty, got shape {shape}")
+    if tensor and not x.is_floating_point():
+        raise InputError(f"{name}: expected a float tensor in [0, 1], got dtype {x.dtype}")
 
 
 def check_finite(x: Any, *, name: str = "input") -> None:

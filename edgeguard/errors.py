@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class EdgeGuardError(Exception):
@@ -49,7 +52,22 @@ class SourceError(EdgeGuardError):
     """A camera / stream / file source cannot be opened or has failed for good."""
 
 
-def first_line(exc: BaseException, limit: int = 200) -> str:
-    """The first line of a third-party exception's message (or its type), for one-line errors."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:limit] if text else type(exc).__name__
+def first_line(exc: BaseException | str, limit: int = 200) -> str:
+    """The first line of a third-party exception's message (or its type), for one-line errors.
+
+    A line longer than ``limit`` is cut at the last sentence end (". ", "; ", ": ") inside the limit,
+    else at the last space with "…", so the line never stops mid-word (torch's weights_only notice is
+    a 600-character line whose first sentence says what failed).
+    """
+    text = _ANSI.sub("", str(exc)).strip()  # torch bolds part of its weights_only notice
+    if not text:
+        return type(exc).__name__
+    line = next(ln.strip() for ln in text.splitlines() if ln.strip())
+    if len(line) <= limit:
+        return line
+    head = line[: limit + 1]
+    cut = max(head.rfind(". "), head.rfind("; "), head.rfind(": "))
+    if cut >= limit // 3:
+        return head[: cut + 1].rstrip(";:")
+    space = head[:limit].rfind(" ")
+    return (head[:space] if space >= limit // 3 else head[: limit - 1]).rstrip(" ,;:") + "…"

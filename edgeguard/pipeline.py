@@ -12,6 +12,8 @@ Nothing here assumes classification: the decision step is chosen by the manifest
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +25,8 @@ import numpy as np
 from . import decision as decisions
 from .checks import check_image_batch
 from .engines import Engine, open_engine
-from .errors import ConfigError, StaleEngineError
-from .preprocess import load_image, parse_crop, preprocess
+from .errors import ConfigError, InputError, StaleEngineError
+from .preprocess import check_crop, load_image, preprocess
 
 HostStage = Callable[[np.ndarray], np.ndarray]
 Crop = str | tuple[int, int, int, int]
@@ -33,22 +35,6 @@ Gate = Callable[[dict[str, Any]], bool]
 
 def stage_name(stage: Any) -> str:
     return str(getattr(stage, "name", None) or type(stage).__name__.lower())
-
-
-def check_crop(crop: Any) -> Crop:
-    """``"resize"``, ``"center"``, ``"X,Y,W,H"`` or a box ``(x, y, w, h)`` of ints (x, y >= 0; w, h > 0).
-
-    Raises:
-        ConfigError: anything else, naming what was given.
-    """
-    if isinstance(crop, str):
-        return parse_crop(crop) if crop else "resize"
-    if isinstance(crop, (tuple, list)) and len(crop) == 4:
-        ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in crop)
-        if ints and crop[0] >= 0 and crop[1] >= 0 and crop[2] > 0 and crop[3] > 0:
-            return tuple(int(v) for v in crop)  # type: ignore[return-value]
-    shown = repr(crop) if len(repr(crop)) <= 60 else repr(crop)[:57] + "..."
-    raise ConfigError(f"crop {shown}: expected 'resize', 'center' or a box (x, y, w, h) with w, h > 0")
 
 
 def flagged_gate(decision: dict[str, Any]) -> bool:
@@ -138,6 +124,11 @@ class Pipeline:
         of interest here; nothing outside the call changes ``self.crop``).
         """
         t0 = time.perf_counter()
+        if isinstance(frames, (str, Path, np.ndarray)) or not isinstance(frames, Sequence):
+            raise InputError(
+                f"pipeline: expected a list of BGR uint8 frames or image paths, got {type(frames).__name__}"
+                "; pass [frame] for one image (or use run_batch for a (B, 3, H, W) float batch)"
+            )
         mode = self.crop if crop is None else check_crop(crop)
         sources = [str(f) if isinstance(f, (str, Path)) else None for f in frames]
         imgs = [load_image(f) if isinstance(f, (str, Path)) else f for f in frames]
@@ -150,8 +141,7 @@ class Pipeline:
     def run_batch(self, x: Any, *, _t_pre: float = 0.0, _t0: float | None = None) -> list[Result]:
         """Run a preprocessed ``(B, 3, H, W)`` float batch in [0, 1] (numpy or torch)."""
         t0 = _t0 if _t0 is not None else time.perf_counter()
-        if not isinstance(x, np.ndarray):
-            x = x.detach().cpu().numpy()
+        x = _as_array(x)
         check_image_batch(x, name="pipeline input")
         x = np.ascontiguousarray(x, dtype=np.float32)
         timing: dict[str, float] = {"preprocess": _t_pre}
@@ -194,6 +184,22 @@ class Pipeline:
             results[i].outputs = {k: v[j] for k, v in outputs.items()}
 
 
+def _as_array(x: Any) -> np.ndarray:
+    """A numpy view of a run_batch input: numpy as is, a torch tensor copied to the CPU (bf16 → fp32)."""
+    if isinstance(x, np.ndarray):
+        return x
+    torch = sys.modules.get("torch")  # whoever made a tensor imported torch; do not import it here
+    if torch is not None and isinstance(x, torch.Tensor):
+        t = x.detach().cpu()
+        if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64, torch.float16):
+            t = t.float()  # numpy has no bfloat16 (or float8)
+        return t.numpy()
+    raise InputError(
+        f"run_batch: expected a (B, 3, H, W) float numpy array or torch tensor, got {type(x).__name__}; "
+        f"np.stack a list of (3, H, W) images, or call the pipeline on BGR frames"
+    )
+
+
 def _bare_manifest(engine: Engine) -> dict[str, Any]:
     """For a plain ONNX file without an edgeguard manifest: infer size from its input, no labels."""
     shape = engine.inputs[0].shape
@@ -234,6 +240,11 @@ def load(
     """
     from . import manifest as mf
 
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ConfigError(
+            f"load: expected the path of an engine (.onnx, .trt …) or its .edgeguard.json sidecar, "
+            f"got {path!r}"[:200]
+        )
     p = Path(path)
     if p.name.endswith(mf.SIDECAR_SUFFIX):
         data = mf.load_sidecar(p)

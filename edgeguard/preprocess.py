@@ -8,26 +8,41 @@ then resize), or a fixed box ``(x, y, w, h)`` in frame pixels.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from .errors import ConfigError, InputError
+from .imageinfo import HEADER_BYTES, check_header, decode_quietly
 
 
 def load_image(path: str | Path) -> np.ndarray:
     """Read an image file as uint8 BGR ``(H, W, 3)``; grayscale/RGBA/16-bit are converted.
 
+    The size in the file's header is checked before decoding (:func:`~edgeguard.imageinfo.check_header`),
+    and what libpng/OpenCV print while decoding is kept off the terminal: a failure is one InputError
+    that carries the decoder's first line.
+
     Raises:
-        InputError: missing file or not a decodable image.
+        InputError: missing, empty, unreadable, too large (by its header), or not a decodable image.
     """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"image {str(p)!r} does not exist")
-    data = np.fromfile(str(p), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        data = np.fromfile(str(p), dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"image {p.name}: cannot read it ({exc.strerror})") from None
+    if data.size == 0:
+        raise InputError(f"image {p.name} is empty (0 bytes)")
+    check_header(data[:HEADER_BYTES].tobytes(), where=p.name)
+    img, said = decode_quietly(data)
     if img is None:
-        raise InputError(f"{p.name} is not an image OpenCV can decode (jpg, png, bmp, ppm, tiff, webp …)")
+        why = f" ({said})" if said else ""
+        raise InputError(
+            f"{p.name} is not an image OpenCV can decode (jpg, png, bmp, ppm, tiff, webp …){why}"
+        )
     return to_bgr(img, where=p.name)
 
 
@@ -69,7 +84,29 @@ def parse_crop(text: str | None) -> str | tuple[int, int, int, int]:
     return box  # type: ignore[return-value]
 
 
+def check_crop(mode: Any) -> str | tuple[int, int, int, int]:
+    """A crop mode for the Python API: ``"resize"``, ``"center"``, a box ``(x, y, w, h)`` or its text.
+
+    Raises:
+        ConfigError: anything else (the message names the accepted forms).
+    """
+    if isinstance(mode, str):
+        try:
+            return parse_crop(mode) if mode else "resize"
+        except ConfigError:
+            pass
+    if isinstance(mode, (tuple, list)) and len(mode) == 4:
+        ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in mode)
+        if ints and mode[0] >= 0 and mode[1] >= 0 and mode[2] > 0 and mode[3] > 0:
+            return tuple(int(v) for v in mode)  # type: ignore[return-value]
+    shown = repr(mode) if len(repr(mode)) <= 60 else repr(mode)[:57] + "..."
+    raise ConfigError(
+        f"crop {shown}: expected 'resize', 'center', or a box (x, y, w, h) of integers with w, h > 0"
+    )
+
+
 def crop(frame: np.ndarray, mode: str | tuple[int, int, int, int], aspect: float) -> np.ndarray:
+    mode = check_crop(mode)
     h, w = frame.shape[:2]
     if mode == "resize":
         return frame

@@ -24,21 +24,42 @@ _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _FRAC = re.compile(r"^([+-]?\d+(?:\.\d*)?)/(\d+(?:\.\d*)?)$")
 _TUPLE = re.compile(r"^\d+(x\d+)+$")
+# No parameter needs more digits than this; Python refuses int() of > 4300 digits with a ValueError,
+# and a 5000-digit spec (issue #10) must be a one-line ConfigError instead.
+MAX_NUMBER_CHARS = 40
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:20] + "…" + text[-8:]) + f" ({len(text)} chars)"
+
+
+def _finite(value: float, text: str) -> float:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"value {_shown(text)}: not a finite number")
+    return value
 
 
 def parse_value(text: str) -> Any:
-    """Parse one spec value (see module docstring)."""
+    """Parse one spec value (see module docstring).
+
+    Raises:
+        ConfigError: a number longer than :data:`MAX_NUMBER_CHARS`, one that overflows to infinity,
+            or a fraction with a zero denominator.
+    """
     t = text.strip()
+    numeric = _INT.match(t) or _FLOAT.match(t) or _FRAC.match(t) or _TUPLE.match(t)
+    if numeric and len(t) > MAX_NUMBER_CHARS:
+        raise ConfigError(f"value {_shown(t)}: a number of more than {MAX_NUMBER_CHARS} characters")
     if _INT.match(t):
         return int(t)
     if _FLOAT.match(t):
-        return float(t)
+        return _finite(float(t), t)
     m = _FRAC.match(t)
     if m:
         den = float(m.group(2))
         if den == 0:
             raise ConfigError(f"value {text!r}: division by zero")
-        return float(m.group(1)) / den
+        return _finite(float(m.group(1)) / den, t)
     if _TUPLE.match(t):
         return tuple(int(p) for p in t.split("x"))
     if t.lower() in ("true", "yes", "on"):

@@ -63,18 +63,36 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv or os.environ.get("EDGEGUARD_DEBUG") == "1"
     _load_commands()
-    try:
-        # standalone mode: click prints usage errors itself (exit 2); everything else reaches us.
-        app(args=argv, prog_name="edgeguard")
-    except EdgeGuardError as err:
-        if debug:
+    # Third-party Python warnings (torch, onnx, …) are held back: a failed command prints exactly one
+    # line, and a successful one shows them after its output (issue #10). --debug shows them as usual.
+    with warnings.catch_warnings(record=not debug) as held:
+        try:
+            # standalone mode: click prints usage errors itself (exit 2); everything else reaches us.
+            app(args=argv, prog_name="edgeguard")
+        except EdgeGuardError as err:
+            if debug:
+                raise
+            print(f"edgeguard: error: {err}", file=sys.stderr)
+            sys.exit(err.exit_code)
+        except SystemExit as done:
+            if done.code not in (0, None):
+                raise
+            _show(held)
             raise
-        print(f"edgeguard: error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
-    except ImportError as exc:
-        # A module only an extra installs (torch on the runtime install): name the extra, in one line.
-        missing = from_import_error(exc, argv)
-        if missing is None or debug:
-            raise
-        print(f"edgeguard: error: {missing}", file=sys.stderr)
-        sys.exit(missing.exit_code)
+        except ImportError as exc:
+            # A module only an extra installs (torch on the runtime install): name the extra, in one line.
+            missing = from_import_error(exc, argv)
+            if missing is None or debug:
+                raise
+            print(f"edgeguard: error: {missing}", file=sys.stderr)
+            sys.exit(missing.exit_code)
+        _show(held)
+
+
+def _show(held: list[warnings.WarningMessage] | None) -> None:
+    seen = set()
+    for w in held or ():
+        key = (str(w.message), w.category)
+        if key not in seen:
+            seen.add(key)
+            print(f"warning: {w.message}", file=sys.stderr)

@@ -40,7 +40,7 @@ def bit_depth_reduce(x: torch.Tensor, bits: int = 5) -> torch.Tensor:
         (B, 3, H, W) → (B, 3, H, W)
     """
     levels = float(2 ** _check_bits(bits) - 1)
-    check_batch(x, "B C H W")
+    check_batch(x, "B C H W", name="bits input", tensor=True)
     return torch.round(x * levels) / levels
 
 

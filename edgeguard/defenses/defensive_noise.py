@@ -68,7 +68,7 @@ def add_perturbation(x: torch.Tensor, v_def: torch.Tensor, scale: float = 1.0) -
     Shape:
         (B, 3, H, W) → (B, 3, H, W)
     """
-    check_batch(x, "B C H W")
+    check_batch(x, "B C H W", name="noise input", tensor=True)
     vh, vw = v_def.shape[-2], v_def.shape[-1]
     if (vh, vw) != (1, 1) and (vh, vw) != (x.shape[-2], x.shape[-1]):
         raise InputError(
@@ -117,6 +117,11 @@ class DefensiveNoise(nn.Module):
         super().__init__()
         if (path is None) == (tensor is None):
             raise ConfigError("noise: give exactly one of path=FILE (.safetensors/.npy) or tensor=")
+        if path is not None and not isinstance(path, (str, Path)):
+            # the spec parser reads path=123 as a number; ./123 keeps it a file name
+            raise ConfigError(
+                f"noise: path must be a file name, got {path!r} (write path=./{path} for a file)"
+            )
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale):
             raise ConfigError(f"noise: scale must be a finite number, got {scale!r}")
         v = load_perturbation(path) if path is not None else _as_4d(torch.as_tensor(tensor).float())

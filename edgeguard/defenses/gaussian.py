@@ -18,10 +18,14 @@ from ..registry import DEFENSES, Param
 from ..spec import parse_value
 from ._pad import pad_symmetric
 
+MAX_SIGMA = 100.0
+
 
 def _check(sigma: float, size: int | None) -> tuple[float, int]:
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
-        raise ConfigError(f"gaussian: sigma must be a positive number, got {sigma!r}")
+    # size ≤ 31 taps (below): a sigma beyond MAX_SIGMA only turns the kernel into a box filter.
+    ok = isinstance(sigma, (int, float)) and not isinstance(sigma, bool) and 0 < sigma <= MAX_SIGMA
+    if not ok:
+        raise ConfigError(f"gaussian: sigma must be a number in (0, {MAX_SIGMA:g}], got {sigma!r}")
     if size is None:
         size = 2 * int(math.ceil(3.0 * sigma)) + 1
     if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0 or size > 31:
@@ -56,7 +60,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float = 1.0, size: int | None = None) 
         (B, 3, H, W) → (B, 3, H, W)
     """
     sigma, size = _check(sigma, size)
-    check_batch(x, "B C H W")
+    check_batch(x, "B C H W", name="gaussian input", tensor=True)
     kh, kw = _kernels(gaussian_kernel1d(sigma, size, x.dtype).to(x.device))
     return _blur(x, kh, kw, size // 2)
 
@@ -105,7 +109,7 @@ class GaussianBlur(nn.Module):
         self.register_buffer("kernel_h", kw, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_batch(x, "B C H W")
+        check_batch(x, "B C H W", name="gaussian input", tensor=True)
         return _blur(x, self.kernel_v.to(x.dtype), self.kernel_h.to(x.dtype), self.size // 2)
 
     def extra_repr(self) -> str:

@@ -114,7 +114,7 @@ def median_smooth(x: torch.Tensor, kernel: tuple[int, int] | int | str = (3, 3))
         (B, 3, H, W) → (B, 3, H, W)
     """
     kh, kw = _check_kernel(kernel)
-    check_batch(x, "B C H W")
+    check_batch(x, "B C H W", name="median input", tensor=True)
     xp = pad_symmetric(x, kh // 2, kh - 1 - kh // 2, kw // 2, kw - 1 - kw // 2)
     if (kh, kw) == (3, 3):
         return _median_3x3(xp)

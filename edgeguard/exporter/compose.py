@@ -23,7 +23,7 @@ from ..engines.onnxruntime import OnnxRuntimeEngine
 from ..engines.torch import TorchEngine
 from ..errors import ConfigError, EngineError, first_line
 from ..provenance import file_sha256, versions
-from .graph import dedupe_opsets, parse_normalize, simplify
+from .graph import MAX_TORCH_OPSET, MIN_USER_OPSET, dedupe_opsets, max_opset, parse_normalize, simplify
 from .wrap import DefendedModel, Normalize
 
 
@@ -40,15 +40,78 @@ def _load(path: Path) -> Any:
     return model
 
 
+# Operator domains onnxruntime's CPU provider implements; a node from any other domain is a custom op
+# that no engine edgeguard opens can run.
+KNOWN_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
+
+
+def _dims(value_info: Any) -> list[int | None] | None:
+    """A tensor's dims (``None`` = dynamic), or ``None`` when it has no shape at all."""
+    t = value_info.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+
+
+def check_graph(model: Any, path: Path) -> None:
+    """What edgeguard can compose: opsets onnxruntime runs, no custom ops, one float input, logits out.
+
+    Raises:
+        ConfigError: naming the first thing that does not fit and what is expected instead.
+    """
+    import onnx
+
+    for op in model.opset_import:
+        if op.domain in ("", "ai.onnx") and not MIN_USER_OPSET <= op.version <= max_opset():
+            raise ConfigError(
+                f"{path.name} uses ONNX opset {op.version}; edgeguard composes opsets "
+                f"{MIN_USER_OPSET}..{max_opset()} (what this onnxruntime runs)"
+            )
+    for node in model.graph.node:
+        if node.domain not in KNOWN_DOMAINS:
+            raise ConfigError(
+                f"{path.name}: node {node.name or node.op_type!r} is a custom op {node.op_type!r} from "
+                f"domain {node.domain!r}, which onnxruntime cannot run; export the model with standard ops"
+            )
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) == 1:
+        elem = inputs[0].type.tensor_type.elem_type
+        if elem != onnx.TensorProto.FLOAT:
+            name = onnx.TensorProto.DataType.Name(elem).lower() if elem else "not a tensor"
+            raise ConfigError(
+                f"{path.name}: input {inputs[0].name!r} is {name}; edgeguard composes float32 inputs "
+                f"(B, 3, H, W) in [0, 1] (export the model with a float32 input)"
+            )
+    if not model.graph.output:
+        raise ConfigError(f"{path.name} has no outputs")
+    out = model.graph.output[0]
+    shape = _dims(out)
+    if out.type.tensor_type.elem_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16):
+        raise ConfigError(
+            f"{path.name}: output {out.name!r} is not a float tensor; expected logits (B, classes)"
+        )
+    if shape is not None and len(shape) != 2:
+        raise ConfigError(
+            f"{path.name}: output {out.name!r} has {len(shape)} dims {shape}; expected classifier logits "
+            f"(B, classes)"
+        )
+    if shape is not None and shape[1] is not None and shape[1] < 1:
+        raise ConfigError(f"{path.name}: output {out.name!r} has {shape[1]} classes; expected at least 1")
+
+
 def _input_hw(model: Any, input_size: int | tuple[int, int] | None) -> tuple[str, tuple[int, int], bool]:
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     if len(inputs) != 1:
         raise ConfigError(f"ONNX model has {len(inputs)} inputs; edgeguard composes single-input classifiers")
-    dims = inputs[0].type.tensor_type.shape.dim
-    shape = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    shape = _dims(inputs[0]) or []
     if len(shape) != 4 or shape[1] not in (3, None):
         raise ConfigError(f"ONNX input {inputs[0].name!r} has shape {shape}; expected (B, 3, H, W)")
+    if any(d is not None and d < 1 for d in shape):
+        raise ConfigError(
+            f"ONNX input {inputs[0].name!r} has shape {shape}; every fixed dim must be at least 1"
+        )
     dynamic_batch = shape[0] is None
     if shape[2] and shape[3]:
         hw = (shape[2], shape[3])
@@ -122,6 +185,7 @@ def export_onnx_file(
     import onnx.version_converter
 
     user = _load(path)
+    check_graph(user, path)
     in_name, size, dynamic_batch = _input_hw(user, input_size)
     # A bare ONNX file says nothing about its expected normalisation: default to none, say so in --help.
     norm = parse_normalize(normalize, ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
@@ -145,12 +209,14 @@ def export_onnx_file(
             (torch.rand(1, 3, *size),),
             str(p),
             dynamo=False,
-            opset_version=target,
+            opset_version=min(target, MAX_TORCH_OPSET),
             input_names=["input"],
             output_names=["prep"],
             dynamic_axes={"input": {0: "batch"}, "prep": {0: "batch"}},
         )
         prefix = onnx.load(str(p))
+    if target > MAX_TORCH_OPSET:  # torch writes ≤ 20; the user's graph is newer: lift the small prefix
+        prefix = onnx.version_converter.convert_version(prefix, target)
     if prefix.ir_version != user.ir_version:
         prefix.ir_version = user.ir_version = max(prefix.ir_version, user.ir_version)
     user_p = onnx.compose.add_prefix(user, "m/")

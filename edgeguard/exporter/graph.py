@@ -7,10 +7,58 @@ package free of import circles (issue #10). Heavy imports (onnx, onnxslim) stay 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Any
 
 from ..errors import ConfigError
+
+MIN_OPSET = 17
+# The TorchScript exporter (dynamo=False, see exporter/onnx.py) writes opsets up to this one.
+MAX_TORCH_OPSET = 20
+
+
+def check_opset(opset: object) -> int:
+    """``--opset`` as an int in MIN_OPSET..MAX_TORCH_OPSET.
+
+    Raises:
+        ConfigError: not an integer or outside the range this torch can write.
+    """
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_TORCH_OPSET:
+        raise ConfigError(
+            f"--opset {opset!r}: expected an integer in {MIN_OPSET}..{MAX_TORCH_OPSET} (the opsets "
+            f"edgeguard's exporter writes)"
+        )
+    return opset
+
+
+MIN_USER_OPSET = 7  # onnx.version_converter lifts graphs from here to the export opset
+
+
+@functools.cache
+def max_opset() -> int:
+    """The newest default-domain opset both onnx and this onnxruntime support.
+
+    onnxruntime has no public query for it, so ask it: the newest opset for which a one-node
+    Identity graph opens (a few milliseconds, once per process).
+    """
+    import onnx
+    import onnx.helper as oh
+    import onnxruntime as ort
+
+    x = oh.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = oh.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = oh.make_graph([oh.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4  # the probe's refusals are expected, not worth printing
+    for version in range(onnx.defs.onnx_opset_version(), MAX_TORCH_OPSET, -1):
+        model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", version)])
+        try:
+            ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        except Exception:
+            continue
+        return version
+    return MAX_TORCH_OPSET
 
 
 def parse_normalize(text: str | None, default: tuple[tuple, tuple]) -> tuple[tuple, tuple] | None:

@@ -28,7 +28,7 @@ from ..engines.torch import TorchEngine
 from ..errors import ConfigError, EngineError
 from ..outputs import OutputGroup
 from ..provenance import file_sha256, versions
-from .graph import op_histogram, parse_normalize, simplify
+from .graph import check_opset, op_histogram, parse_normalize, simplify
 from .parity import Parity, check_onnx
 from .wrap import DefendedModel, Normalize
 
@@ -182,8 +182,9 @@ def export(
         ModelError: unreadable or mismatching weights.
         EngineError: parity failure (no file written).
     """
-    if not isinstance(opset, int) or opset < 17:
-        raise ConfigError(f"--opset {opset!r}: edgeguard exports opset 17 or newer")
+    check_opset(opset)
+    if input_size is not None:
+        input_size = _size(input_size, (0, 0))
     from .precision import PrecisionOptions
 
     lowp = PrecisionOptions(precision, calib, min_agreement) if precision != "fp32" else None
@@ -194,6 +195,8 @@ def export(
         from .. import stages
 
         stage_specs = [stages.REGISTRY.canonical(s) for s in stage]
+        for s in stage_specs:  # build each once: its parameters are checked now, not on the car
+            stages.from_spec(s)
     finish = functools.partial(_finish, lowp=lowp, host_stages=stage_specs)
     is_file = str(model).endswith(".onnx")
     if out:
@@ -260,7 +263,11 @@ def export(
 def _size(value: int | tuple[int, int] | None, default: tuple[int, int]) -> tuple[int, int]:
     if value is None:
         return tuple(default)  # type: ignore[return-value]
-    h, w = (value, value) if isinstance(value, int) else tuple(value)
-    if not (isinstance(h, int) and isinstance(w, int) and 16 <= h <= 4096 and 16 <= w <= 4096):
+    try:
+        h, w = (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[misc]
+    except (TypeError, ValueError):
+        h = w = None
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 4096 for v in (h, w))
+    if not ok:
         raise ConfigError(f"--input-size {value!r}: expected an integer side (or H,W) in 16..4096")
     return h, w

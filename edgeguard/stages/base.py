@@ -40,6 +40,11 @@ def _is_torch_tensor(x: Any) -> bool:
     return torch_mod is not None and isinstance(x, torch_mod.Tensor)
 
 
+# Upper bound for iteration-count parameters (tvm, rof, dip): a typo such as iters=100000000 must be a
+# ConfigError naming the range, not a run that never returns (issue #10).
+MAX_ITERS = 100_000
+
+
 def check_number(
     stage: str,
     name: str,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..registry import STAGES
-from .base import HostStage, check_number
+from .base import MAX_ITERS, HostStage, check_number
 
 if TYPE_CHECKING:  # torch is imported when the stage runs (``_dip_net``): the runtime install has none
     import torch
@@ -106,19 +106,19 @@ class DIP(HostStage):
         seed: int | None = None,
     ) -> None:
         super().__init__(device=device, seed=seed)
-        self.iters = int(check_number(self.name, "iters", iters, integer=True, lo=1))
+        self.iters = int(check_number(self.name, "iters", iters, integer=True, lo=1, hi=MAX_ITERS))
         if stop not in STOPS:
             raise ConfigError(f"dip: stop must be one of {', '.join(STOPS)}, got {stop!r}")
         self.stop = stop
         self.budget_s = (
             None
             if budget_s is None
-            else float(check_number(self.name, "budget_s", budget_s, lo=0.0, lo_open=True))
+            else float(check_number(self.name, "budget_s", budget_s, lo=0.0, hi=3600.0, lo_open=True))
         )
-        self.lr = float(check_number(self.name, "lr", lr, lo=0.0, lo_open=True))
-        self.window = int(check_number(self.name, "window", window, integer=True, lo=10))
+        self.lr = float(check_number(self.name, "lr", lr, lo=0.0, hi=10.0, lo_open=True))
+        self.window = int(check_number(self.name, "window", window, integer=True, lo=10, hi=MAX_ITERS))
         self.tol = float(check_number(self.name, "tol", tol, lo=0.0, hi=1.0, lo_open=True, hi_open=True))
-        self.channels = int(check_number(self.name, "channels", channels, integer=True, lo=4))
+        self.channels = int(check_number(self.name, "channels", channels, integer=True, lo=4, hi=256))
         self.scales = int(check_number(self.name, "scales", scales, integer=True, lo=1, hi=6))
         self.params = {
             "iters": self.iters,

@@ -43,6 +43,9 @@ def kmeans_quantize(
     return np.ascontiguousarray(centers[labels].T.reshape(img.shape)), used
 
 
+MAX_K = 256
+MAX_ATTEMPTS = 20
+
 parse_kmeans_shorthand = number_shorthand(
     "kmeans", "k", "an integer number of colours >= 2", "kmeans:8", integer=True
 )
@@ -62,8 +65,8 @@ class KMeans(HostStage):
     """Colour-quantisation stage (``kmeans:k=8`` or ``kmeans:8``).
 
     Args:
-        k: number of colours, integer ≥ 2.
-        attempts: k-means restarts ≥ 1.
+        k: number of colours, integer in 2..256.
+        attempts: k-means restarts, 1..20.
         seed: OpenCV RNG seed (the same seed is used for every image and call: deterministic).
         device: ``"cpu"`` only.
 
@@ -81,8 +84,12 @@ class KMeans(HostStage):
 
     def __init__(self, k: int = 8, attempts: int = 3, *, seed: int = 0, device: str = "cpu") -> None:
         super().__init__(device=device, seed=seed)
-        self.k = int(check_number(self.name, "k", k, integer=True, lo=2))
-        self.attempts = int(check_number(self.name, "attempts", attempts, integer=True, lo=1))
+        # cv2.kmeans costs k · attempts · pixels per iteration; kmeans:attempts=100000000 never returned
+        # (issue #10). Seed 000 quantises to a handful of colours; 256 is a whole 8-bit palette.
+        self.k = int(check_number(self.name, "k", k, integer=True, lo=2, hi=MAX_K))
+        self.attempts = int(
+            check_number(self.name, "attempts", attempts, integer=True, lo=1, hi=MAX_ATTEMPTS)
+        )
         self.params = {"k": self.k, "attempts": self.attempts}
 
     def _run_numpy(self, x: np.ndarray, info: dict[str, Any]) -> np.ndarray:

@@ -19,6 +19,9 @@ from ..registry import STAGES
 from ..spec import parse_value
 from .base import HostStage, check_number, from_uint8_hwc, to_uint8_hwc
 
+MAX_WINDOW = 51
+MAX_PATCH = 15
+
 
 def opencv_has_cuda() -> bool:
     """True when this OpenCV build has CUDA and sees a device (``cv2.cuda``)."""
@@ -65,9 +68,9 @@ class NLMeans(HostStage):
     """NL-means stage (``nlm:11_3_4`` or ``nlm:window=11,patch=3,h=4``).
 
     Args:
-        window: search window side, odd, ≥ 3 (FS a).
-        patch: patch (template) side, odd, ≥ 1 and ≤ window (FS b).
-        h: filter strength on the 0..255 scale, > 0 (FS c); also used as hColor.
+        window: search window side, odd, 3..51 (FS a).
+        patch: patch (template) side, odd, 1..min(window, 15) (FS b).
+        h: filter strength on the 0..255 scale, in (0, 255] (FS c); also used as hColor.
         device: ``"cpu"``, or ``"cuda"`` for ``cv2.cuda`` (needs an OpenCV built with CUDA).
 
     Raises:
@@ -83,9 +86,12 @@ class NLMeans(HostStage):
 
     def __init__(self, window: int = 11, patch: int = 3, h: float = 4.0, *, device: str = "cpu") -> None:
         super().__init__(device=device)
-        self.window = int(check_number(self.name, "window", window, integer=True, lo=3))
-        self.patch = int(check_number(self.name, "patch", patch, integer=True, lo=1, hi=self.window))
-        self.h = float(check_number(self.name, "h", h, lo=0.0, lo_open=True))
+        # Cost grows with window² · patch²: nlm:99999_3_4 ran 24 s, then OpenCV threw (issue #10).
+        # FS uses 11_3_4 and 13_3_2; OpenCV's defaults are 21 and 7. h is on the 0..255 pixel scale.
+        self.window = int(check_number(self.name, "window", window, integer=True, lo=3, hi=MAX_WINDOW))
+        hi_patch = min(self.window, MAX_PATCH)
+        self.patch = int(check_number(self.name, "patch", patch, integer=True, lo=1, hi=hi_patch))
+        self.h = float(check_number(self.name, "h", h, lo=0.0, hi=255.0, lo_open=True))
         for key, v in (("window", self.window), ("patch", self.patch)):
             if v % 2 == 0:
                 raise ConfigError(f"nlm: {key} must be odd (OpenCV centres it on the pixel), got {v}")

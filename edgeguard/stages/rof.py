@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..registry import STAGES
-from .base import HostStage, check_number, number_shorthand
+from .base import MAX_ITERS, HostStage, check_number, number_shorthand
 
 if TYPE_CHECKING:  # torch is imported when the stage runs: the runtime install has none
     import torch
@@ -68,8 +68,8 @@ class ROF(HostStage):
 
     def __init__(self, weight: float = 0.1, iters: int = 200, *, device: str = "cpu") -> None:
         super().__init__(device=device)
-        self.weight = float(check_number(self.name, "weight", weight, lo=0.0, lo_open=True))
-        self.iters = int(check_number(self.name, "iters", iters, integer=True, lo=1))
+        self.weight = float(check_number(self.name, "weight", weight, lo=0.0, hi=100.0, lo_open=True))
+        self.iters = int(check_number(self.name, "iters", iters, integer=True, lo=1, hi=MAX_ITERS))
         self.params = {"weight": self.weight, "iters": self.iters}
 
     def _run_torch(self, x: torch.Tensor, info: dict[str, Any]) -> torch.Tensor:

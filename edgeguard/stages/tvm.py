@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..registry import STAGES
-from .base import HostStage, check_number
+from .base import MAX_ITERS, HostStage, check_number
 
 if TYPE_CHECKING:  # torch is imported when the stage runs: the runtime install has none
     import torch
@@ -99,8 +99,8 @@ class TVM(HostStage):
     ) -> None:
         super().__init__(device=device, seed=seed)
         self.keep = float(check_number(self.name, "keep", keep, lo=0.0, hi=1.0, lo_open=True))
-        self.lam = float(check_number(self.name, "lam", lam, lo=0.0, lo_open=True))
-        self.iters = int(check_number(self.name, "iters", iters, integer=True, lo=1))
+        self.lam = float(check_number(self.name, "lam", lam, lo=0.0, hi=100.0, lo_open=True))
+        self.iters = int(check_number(self.name, "iters", iters, integer=True, lo=1, hi=MAX_ITERS))
         self.params = {"keep": self.keep, "lam": self.lam, "iters": self.iters}
 
     def _run_torch(self, x: torch.Tensor, info: dict[str, Any]) -> torch.Tensor:
