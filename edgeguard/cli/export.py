@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
+from ..errors import ConfigError
 from ._common import PlainUsage, console
 from .app import app
 
 
 @app.command("export", cls=PlainUsage)
 def export_cmd(
-    model: str = typer.Argument(
-        ...,
+    ctx: typer.Context,
+    model: str | None = typer.Argument(
+        None,
         metavar="MODEL",
         help="torchvision classifier name (resnet50, mobilenet_v3_large, …), an edgeguard model "
-        "(signs, signs-denoise), or a path to an .onnx file to prepend defenses to.",
+        "(signs, signs-denoise), or a path to an .onnx file to prepend defenses to. "
+        "Required unless --recipe names one.",
+        show_default=False,
+    ),
+    recipe: Path | None = typer.Option(
+        None,
+        "--recipe",
+        help="Export recipe (TOML, e.g. export/stop-sign.toml): model, defenses, stages, precision, "
+        "opset, output name, TensorRT batch profile. Options given on the command line override its "
+        "fields (a repeated option such as --defense replaces the recipe's list).",
     ),
     weights: Path | None = typer.Option(
         None,
@@ -83,22 +95,33 @@ def export_cmd(
     from ..exporter.onnx import export
     from ._precision import engine_report, plan_engine
 
+    opts = dict(
+        model=model,
+        weights=weights,
+        defense=defense,
+        stage=stage,
+        input_size=input_size,
+        out=out,
+        opset=opset,
+        normalize=normalize,
+        tolerance=tolerance,
+        precision=precision,
+        calib=calib,
+        min_agreement=min_agreement,
+        engine=engine,
+        batch=batch,
+        workspace=workspace,
+    )
+    if recipe is not None:
+        from ..recipe import load_recipe, merge
+
+        opts = merge(load_recipe(recipe).cli_options(), _given(ctx, opts))
+    elif model is None:
+        raise ConfigError("export: give MODEL (a zoo or torchvision name, or an .onnx path) or --recipe FILE")
+    engine, batch, workspace = opts.pop("engine"), opts.pop("batch"), opts.pop("workspace")
     build = plan_engine(engine, batch)  # fails fast (TensorRT/GPU missing, bad --batch) before exporting
-    with console.status(f"exporting {model} …"):
-        res = export(
-            model,
-            weights=weights,
-            defense=defense,
-            input_size=input_size,
-            out=out,
-            opset=opset,
-            normalize=normalize,
-            tolerance=tolerance,
-            precision=precision,
-            calib=calib,
-            min_agreement=min_agreement,
-            stage=stage,
-        )
+    with console.status(f"exporting {opts['model']} …"):
+        res = export(**opts)
     m = res.manifest
     console.print(f"[bold green]wrote[/] {res.path}  (+ {res.sidecar.name})")
     console.print(
@@ -119,3 +142,11 @@ def export_cmd(
         for op, n in res.ops.most_common():
             t.add_row(op, str(n))
         console.print(t)
+
+
+def _given(ctx: typer.Context, opts: dict[str, Any]) -> dict[str, Any]:
+    """The options the user typed on the command line (they override a recipe; defaults do not)."""
+    # compared by name: Typer vendors its own click, whose ParameterSource enum is not a public import
+    return {
+        k: v for k, v in opts.items() if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"
+    }
