@@ -172,6 +172,12 @@ def test_recipe_export_equals_the_flag_export(tmp_path: Path, cli) -> None:
     a, b = _graph_and_manifest(tmp_path / "stop-sign.onnx"), _graph_and_manifest(tmp_path / "flags.onnx")
     assert a[1] == b[1] and a[1]["defenses"] == ["bits:bits=5", "median:kernel=3x3"]
     assert a[0] == b[0]
+    # the same recipe from Python, as the README shows
+    import edgeguard
+
+    opts = load_recipe(ROOT / "export" / "stop-sign.toml").export_options()
+    edgeguard.export(**dict(opts, out=tmp_path / "api.onnx"))
+    assert _graph_and_manifest(tmp_path / "api.onnx") == a
     # a list option on the command line replaces the recipe's list; the other fields stay
     rec = write(tmp_path, 'model = "signs"\ndefenses = ["bits:5"]\nstages = ["jpeg:75"]\nopset = 18\n')
     o = cli("export", "--recipe", str(rec), "-d", "median:3x3", "--out", "o.onnx", cwd=tmp_path)
