@@ -38,10 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .extras import MODULE_EXTRA, MissingExtraError
 from .spec import format_spec, split_spec
 
-# Which extra brings a third-party package an entry's module needs (pyproject.toml optional-dependencies).
-EXTRAS = {"torch": "export", "torchvision": "export"}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
@@ -251,9 +250,9 @@ class Registry:
         paths = dict(_registering_modules(self.package, self.var))
         for module, top in self._missing.items():
             if any(x.name == name for x in _scan(module, paths[module], self.var)):
-                extra = EXTRAS.get(top)
-                how = f"pip install 'edgeguard[{extra}]'" if extra else f"install {top}"
-                raise ConfigError(f"{self.kind} {name!r} needs {top}, which is not installed: {how}")
+                if top in MODULE_EXTRA:
+                    raise MissingExtraError(f"{self.kind} {name!r}", MODULE_EXTRA[top], top)
+                raise ConfigError(f"{self.kind} {name!r} needs {top}, which is not installed")
 
     def find(self, key: str, value: str) -> Entry | None:
         """The entry whose ``extra[key]`` (a tuple such as ``suffixes``) contains ``value``."""
@@ -317,9 +316,9 @@ class Registry:
         return sorted(found, key=lambda x: x.name)
 
     def help(self, lead: str, tail: str = "") -> str:
-        """A help text: ``lead``, then ``name (summary)`` per entry, usage examples, then ``tail``."""
+        """A help text: ``lead``, then ``name: summary`` per entry, usage examples, then ``tail``."""
         items = self.listing()
-        known = "; ".join(f"{x.name} ({x.summary})" if x.summary else x.name for x in items)
+        known = "; ".join(f"{x.name}: {x.summary}" if x.summary else x.name for x in items)
         usages = ", ".join(x.usage for x in items if x.usage)
         text = f"{lead} Known: {known}."
         if usages:

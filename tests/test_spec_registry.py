@@ -86,7 +86,9 @@ def test_median_error_lists_windows():
 # -- the shared Registry: self-registration, listings read from source, lazy loading -------------------
 
 
-@pytest.mark.parametrize("reg", ["DEFENSES", "STAGES", "ENGINES", "DECISIONS", "SOURCES"])
+@pytest.mark.parametrize(
+    "reg", ["DEFENSES", "STAGES", "ENGINES", "DECISIONS", "SOURCES", "MODELS", "ATTACKS"]
+)
 def test_listing_from_source_equals_the_live_registry(reg):
     """Help texts come from the source listing; it must say what the imported registry says."""
     from edgeguard import registry
@@ -147,6 +149,7 @@ def test_module_missing_a_third_party_package_names_the_extra(tmp_path, monkeypa
     """A registered op whose module cannot import torch says which extra to install, in one line."""
     import sys
 
+    from edgeguard.extras import MissingExtraError
     from edgeguard.registry import Registry
 
     pkg = tmp_path / "fakeops"
@@ -169,8 +172,36 @@ def test_module_missing_a_third_party_package_names_the_extra(tmp_path, monkeypa
         assert [x.name for x in reg.listing()] == ["heavy", "light"]
         assert "fakeops.light" not in sys.modules
         assert reg.create("light") == 1
-        with pytest.raises(ConfigError, match="op 'heavy' needs not_installed_torch_like_pkg"):
+        with pytest.raises(ConfigError, match="op 'heavy' needs not_installed_torch_like_pkg, which is not"):
             reg.get("heavy")
+        # a package an extra brings names the extra (here torch, refused by an import hook)
+        (pkg / "torchy.py").write_text(
+            "from fakeops import OPS\nimport torch\n"
+            "@OPS.register('torchy', summary='needs torch', usage='torchy')\ndef torchy():\n    return 3\n"
+        )
+        reg2 = Registry("op", package="fakeops", var="OPS")
+        fakeops.OPS = reg2
+        monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ModuleNotFoundError
+        for m in ("fakeops.light", "fakeops.heavy"):
+            sys.modules.pop(m, None)
+        with pytest.raises(
+            MissingExtraError, match=r"op 'torchy' needs the 'export' extra.*edgeguard\[export\]"
+        ):
+            reg2.get("torchy")
+        assert reg2.create("light") == 1
     finally:
         for m in [m for m in sys.modules if m.startswith("fakeops")]:
             del sys.modules[m]
+
+
+def test_cli_help_texts_come_from_the_registries(cli):
+    """--defense/--stage/--source/--engine help lists every registered entry with its usage."""
+    from edgeguard.registry import DEFENSES, ENGINES, SOURCES, STAGES
+
+    export_help = cli("export", "--help").stdout
+    camera_help = cli("camera", "--help").stdout
+    flat = {k: " ".join(v.replace("│", " ").split()) for k, v in (("e", export_help), ("c", camera_help))}
+    for reg, where in ((DEFENSES, "e"), (STAGES, "e"), (STAGES, "c"), (SOURCES, "c"), (ENGINES, "c")):
+        for x in reg.listing():
+            assert f"{x.name}: " in flat[where], (reg.kind, x.name)
+            assert " ".join(x.usage.split()) in flat[where], (reg.kind, x.usage)

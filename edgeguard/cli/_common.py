@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand
 
+from ..registry import ENGINES, STAGES
+
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -57,7 +59,7 @@ class PlainUsage(TyperCommand):
         return pieces
 
 
-ENGINE_HELP = "Engine file: .onnx, or a TensorRT plan .trt/.engine/.plan (or its NAME.edgeguard.json)."
+ENGINE_HELP = ENGINES.help("Engine file (or its NAME.edgeguard.json), chosen by suffix or URI scheme.")
 
 EngineOpt = Annotated[Path, typer.Option("--engine", "-e", help=ENGINE_HELP)]
 ProviderOpt = Annotated[
@@ -74,9 +76,11 @@ StageOpt = Annotated[
     typer.Option(
         "--stage",
         "-s",
-        help="Host stage run before the engine on every image or frame, repeatable, in order "
-        "(jpeg:75, nlm:11_3_4, tvm:keep=0.5,lam=0.03 …; see `edgeguard defenses`). Slow stages "
-        "(dip …) belong in --escalate. Default: the stages the engine's manifest names.",
+        help=STAGES.help(
+            "Host stage run before the engine on every image or frame, repeatable, in order.",
+            "Slow stages (dip …) belong in --escalate. Default: the stages the engine's manifest names. "
+            "See `edgeguard defenses`.",
+        ),
     ),
 ]
 EscalateOpt = Annotated[

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from ..registry import SOURCES
 from ._common import (
     ENGINE_HELP,
     CropOpt,
@@ -99,9 +100,7 @@ def camera_cmd(
         None,
         "--source",
         "-i",
-        help="0 | /dev/video0 | csi://0 | rtsp://… | http://… | video file | image | folder | glob | "
-        "synthetic:stop-sign[?sticker=1&frames=N&angles=0,30,-30]. "
-        "Default: synthetic:stop-sign without --engine, else camera 0.",
+        help=SOURCES.help("Frame source.", "Default: synthetic:stop-sign without --engine, else camera 0."),
     ),
     width: int | None = typer.Option(None, "--width", help="Capture width (cameras, synthetic)."),
     height: int | None = typer.Option(None, "--height", help="Capture height (cameras, synthetic)."),

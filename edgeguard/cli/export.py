@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
+from ..registry import DEFENSES, STAGES
 from ._common import PlainUsage, console
 from .app import app
 
@@ -42,15 +43,19 @@ def export_cmd(
         [],
         "--defense",
         "-d",
-        help="Defense spec, repeatable, applied in order: bits:5, median:3x3, "
-        "median:1x3, median:2x2, gaussian:sigma=1.0,size=5, noise:PATH. See `edgeguard defenses`.",
+        help=DEFENSES.help(
+            "Defense spec NAME[:SHORTHAND | :key=value,…], repeatable, applied in order.",
+            "See `edgeguard defenses`.",
+        ),
     ),
     stage: list[str] = typer.Option(
         [],
         "--stage",
         "-s",
-        help="Host stage the deployed pipeline runs before the engine (recorded in the manifest, "
-        "repeatable): jpeg:75, nlm:11_3_4, tvm:keep=0.5,lam=0.03 … See `edgeguard defenses`.",
+        help=STAGES.help(
+            "Host stage the deployed pipeline runs before the engine (recorded in the manifest, repeatable).",
+            "See `edgeguard defenses`.",
+        ),
     ),
     input_size: int | None = typer.Option(
         None, "--input-size", help="Square input side (default: the model's)."

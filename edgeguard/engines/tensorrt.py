@@ -229,7 +229,7 @@ class TensorRTEngine(Engine):
 @ENGINES.register(
     "tensorrt",
     summary="serialized TensorRT plan (needs TensorRT and an NVIDIA GPU)",
-    usage="model.plan",
+    usage="model.plan | .trt | .engine",
     suffixes=TENSORRT_SUFFIXES,
     examples=({},),
 )

@@ -1,9 +1,10 @@
 """Model zoo: embedded edgeguard models (registry) and any torchvision classification model by name.
 
 ``build(name, weights=None)`` returns ``(nn.Module in eval mode, ModelInfo)``. Registered entries
-(e.g. the embedded traffic-sign classifiers) take precedence over torchvision names. An entry's
-``extra`` holds its :class:`ModelInfo` fields and optionally ``default_weights`` (a path shipped in
-``edgeguard/models/weights/``).
+(e.g. the embedded traffic-sign classifiers) take precedence over torchvision names. A model
+registers itself beside its factory with ``@MODELS.register(name, aliases=..., **ModelInfo fields,
+default_weights=PATH)``; the registry imports the registering modules of this package when first
+used, so this ``__init__`` names none of them.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from pathlib import Path
 from torch import nn
 
 from ..errors import ConfigError
-from ..registry import Registry
+from ..registry import MODELS
 from .weights import load_into, read_state_dict
 
-REGISTRY = Registry("model")
+REGISTRY = MODELS
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -69,7 +70,8 @@ def build(name: str, weights: str | Path | None = None) -> tuple[nn.Module, Mode
     if name in REGISTRY:
         entry = REGISTRY.get(name)
         model = entry.factory()
-        info = ModelInfo(name=name, **{k: v for k, v in entry.extra.items() if k != "default_weights"})
+        fields = set(ModelInfo.__dataclass_fields__) - {"name", "weights"}
+        info = ModelInfo(name=name, **{k: v for k, v in entry.extra.items() if k in fields})
         path = weights or entry.extra.get("default_weights")
         if path is not None:
             load_into(model, path, arch=name)
@@ -99,4 +101,3 @@ def build(name: str, weights: str | Path | None = None) -> tuple[nn.Module, Mode
 
 
 __all__ = ["REGISTRY", "ModelInfo", "build", "names", "read_state_dict", "load_into", "WEIGHTS_DIR"]
-from . import signs as _signs  # noqa: E402,F401  (registers signs-resnet, signs-resnet-denoise)

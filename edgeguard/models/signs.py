@@ -13,12 +13,14 @@ About 0.4 M parameters and ~15 M multiply-adds per image: trains on 2 CPU cores 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..data.templates import LABELS
 from ..layers.denoise import add_denoise_blocks
+from ..registry import MODELS
 
 # Mean/std of the renderer's pixels, measured on 3,000 rendered images (base seed 7), rounded.
 SIGNS_MEAN = (0.43, 0.39, 0.40)
@@ -80,45 +82,45 @@ class SignsResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+# What the manifest needs about the sign models (ModelInfo fields), and their shipped weights.
+WEIGHTS = Path(__file__).parent / "weights"
+_INFO = {
+    "input_size": SIGNS_INPUT_SIZE,
+    "mean": SIGNS_MEAN,
+    "std": SIGNS_STD,
+    "labels": list(LABELS),
+    "task": "classification",
+}
+
+
+@MODELS.register(
+    "signs-resnet",
+    aliases=("signs",),
+    summary="compact ResNet, 13 traffic-sign classes, 64×64",
+    source="edgeguard issue #3; seed 004",
+    usage="signs",
+    examples=({}, {"num_classes": 4}),
+    default_weights=str(WEIGHTS / "signs-resnet.safetensors"),
+    **_INFO,
+)
 def signs_resnet(num_classes: int = len(LABELS)) -> SignsResNet:
     """The plain ``signs-resnet`` architecture."""
     return SignsResNet(num_classes)
 
 
+@MODELS.register(
+    "signs-resnet-denoise",
+    aliases=("signs-denoise",),
+    summary="compact ResNet + non-local denoising blocks, PGD adversarially trained (seed 004)",
+    source="edgeguard issue #3; seed 004",
+    usage="signs-denoise",
+    examples=({},),
+    default_weights=str(WEIGHTS / "signs-resnet-denoise.safetensors"),
+    **_INFO,
+)
 def signs_resnet_denoise(num_classes: int = len(LABELS)) -> SignsResNet:
     """``signs-resnet`` with dot-product non-local denoising blocks after layer2 and layer3 (seed 004)."""
     return add_denoise_blocks(SignsResNet(num_classes), after=DENOISE_AFTER, kind=DENOISE_KIND)  # type: ignore[return-value]
 
 
 ARCHS = {"signs-resnet": signs_resnet, "signs-resnet-denoise": signs_resnet_denoise}
-
-
-def _register() -> None:
-    """Add the sign models (and their aliases) to the model zoo with their shipped weights."""
-    from ..registry import Entry
-    from . import REGISTRY, WEIGHTS_DIR
-
-    for name, aliases, factory, summary in (
-        ("signs-resnet", ("signs",), signs_resnet, "compact ResNet, 13 traffic-sign classes, 64×64"),
-        (
-            "signs-resnet-denoise",
-            ("signs-denoise",),
-            signs_resnet_denoise,
-            "compact ResNet + non-local denoising blocks, PGD adversarially trained (seed 004)",
-        ),
-    ):
-        extra = {
-            "input_size": SIGNS_INPUT_SIZE,
-            "mean": SIGNS_MEAN,
-            "std": SIGNS_STD,
-            "labels": list(LABELS),
-            "task": "classification",
-            "default_weights": str(WEIGHTS_DIR / f"{name}.safetensors"),
-        }
-        for key in (name, *aliases):
-            REGISTRY.register(
-                Entry(key, factory, summary=summary, source="edgeguard issue #3; seed 004", extra=dict(extra))
-            )
-
-
-_register()
