@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..registry import SOURCES
+from ..registry import DECISIONS, SOURCES
 from ._common import (
     ENGINE_HELP,
     CropOpt,
@@ -109,7 +109,9 @@ def camera_cmd(
     transport: str = typer.Option("tcp", "--transport", help="RTSP transport: tcp | udp."),
     timeout: int = typer.Option(5000, "--timeout", help="Stream open/read timeout in ms."),
     task: str | None = typer.Option(
-        None, "--task", help="classification | detection (must match the engine)."
+        None,
+        "--task",
+        help=DECISIONS.help("Task the engine must have been exported for (checked against its manifest)."),
     ),
     stage: StageOpt = None,
     escalate: EscalateOpt = None,
