@@ -150,6 +150,27 @@ def test_cli_options_override_the_recipe_and_defaults_do_not(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.toml"]
 
 
+def test_the_tensorrt_table_reaches_the_plan_builder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edgeguard.cli import _precision
+
+    seen: list[tuple[str, str]] = []
+
+    def plan_engine(engine: str, batch: str) -> None:  # stands in for the TensorRT check; stops there
+        seen.append((engine, batch))
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(_precision, "plan_engine", plan_engine)
+    r = write(tmp_path, 'model = "signs"\n[tensorrt]\nbatch = [2, 4, 8]\n')
+    assert _cli(capsys, "export", "--recipe", str(r))[0] == 2
+    assert _cli(capsys, "export", "--recipe", str(r), "--engine", "onnx")[0] == 2
+    assert _cli(capsys, "export", "--recipe", str(r), "--batch", "1,1,2")[0] == 2
+    plain = write(tmp_path, 'model = "signs"\n', "plain.toml")
+    assert _cli(capsys, "export", "--recipe", str(plain))[0] == 2
+    assert seen == [("trt", "2,4,8"), ("onnx", "2,4,8"), ("trt", "1,1,2"), ("onnx", "1,4,8")]
+
+
 def _graph_and_manifest(path: Path) -> tuple[bytes, dict]:
     import onnx
 
