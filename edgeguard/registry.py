@@ -30,6 +30,7 @@ import difflib
 import importlib
 import importlib.util
 import inspect
+import pkgutil
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -209,7 +210,10 @@ class Registry:
         if self._loaded:
             return
         self._loaded = True  # set first: the imports below call back into this registry
-        for module, _ in _registering_modules(self.package, self.var):
+        found = [m for m, _ in _registering_modules(self.package, self.var)]
+        if not found:  # no sources to read (a .pyc-only install): import every public module instead
+            found = _all_modules(self.package)
+        for module in found:
             try:
                 importlib.import_module(module)
             except ModuleNotFoundError as exc:
@@ -394,6 +398,14 @@ def _calls_cached(path: Path, mtime: float, var: str) -> tuple[ast.Call, ...]:
                 out.append(node)
             break
     return tuple(out)
+
+
+def _all_modules(package: str) -> list[str]:
+    """Every public module of ``package`` (or ``package`` itself when it is a module)."""
+    mod = importlib.import_module(package)
+    if not hasattr(mod, "__path__"):
+        return [package]
+    return [f"{package}.{m.name}" for m in pkgutil.iter_modules(mod.__path__) if not m.name.startswith("_")]
 
 
 def _registering_modules(package: str, var: str) -> list[tuple[str, Path]]:

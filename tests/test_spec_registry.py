@@ -205,3 +205,28 @@ def test_cli_help_texts_come_from_the_registries(cli):
         for x in reg.listing():
             assert f"{x.name}: " in flat[where], (reg.kind, x.name)
             assert " ".join(x.usage.split()) in flat[where], (reg.kind, x.usage)
+
+
+def test_without_readable_sources_every_public_module_is_imported(tmp_path, monkeypatch):
+    """A .pyc-only install has no source to scan: loading then imports every public module."""
+    import sys
+
+    from edgeguard import registry
+    from edgeguard.registry import Registry
+
+    pkg = tmp_path / "pyconly"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "op.py").write_text(
+        "from pyconly import OPS\n@OPS.register('op', summary='s', usage='op')\ndef op():\n    return 5\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import pyconly
+
+    pyconly.OPS = reg = Registry("op", package="pyconly", var="OPS")
+    monkeypatch.setattr(registry, "_registering_modules", lambda package, var: [])
+    try:
+        assert reg.create("op") == 5
+    finally:
+        for m in [m for m in sys.modules if m.startswith("pyconly")]:
+            del sys.modules[m]

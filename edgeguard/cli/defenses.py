@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from ._common import console
@@ -13,7 +14,8 @@ def _table(title: str, registry) -> Table:
     for e in registry:
         flags = "".join(c if on else "·" for c, on in zip("TDRX", e.flags().values()))
         params = ", ".join(f"{p.name}={_fmt(p.default)}" for p in e.params)
-        t.add_row(e.name, flags, params, f"{e.summary} [dim]({e.source})[/]")
+        usage = f" — e.g. {escape(e.usage)}" if e.usage else ""
+        t.add_row(e.name, flags, params, f"{e.summary} [dim]({e.source})[/]{usage}")
     return t
 
 
