@@ -44,7 +44,8 @@ def test_bad_defense_specs(spec, needle):
         ("kmeans:attempts=100000000", "attempts must be an integer in [1, 20]"),
         ("kmeans:k=100000", "k must be an integer in [2, 256]"),
         ("tvm:iters=100000000", "iters must be an integer in [1, 100000]"),
-        ("rof:weight=1e300", "weight must be a number in (0.0, 100.0]"),
+        ("rof:weight=1e300", "weight must be a number in [1e-06, 100.0]"),
+        ("rof:weight=2e-311", "weight must be a number in [1e-06, 100.0]"),
         ("dip:channels=100000", "channels must be an integer in [4, 256]"),
     ],
 )
@@ -150,3 +151,14 @@ def test_pipeline_call_needs_a_list(frames):
 
 def test_all_of_the_above_are_edgeguard_errors():
     assert issubclass(ConfigError, EdgeGuardError) and issubclass(InputError, EdgeGuardError)
+
+
+@pytest.mark.parametrize(
+    ("fn", "size"), [("gaussian:sigma=5", 12), ("median:5x5", 1), ("gaussian:sigma=1", 2)]
+)
+def test_filters_wider_than_the_image_fail_typed(fn, size):
+    # found by tests/fuzz: a 31-tap gaussian on a 12x12 batch silently returned a 6x6 one
+    with pytest.raises(InputError, match="smaller than the filter reaches"):
+        defenses.from_spec(fn)(torch.rand(1, 3, size, size))
+    ok = defenses.from_spec(fn)(torch.rand(1, 3, 16, 16))
+    assert ok.shape == (1, 3, 16, 16)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..errors import InputError
+
 
 def _take(x: torch.Tensor, dim: int, start: int, stop: int | None) -> torch.Tensor:
     index = [slice(None)] * x.dim()
@@ -35,6 +37,18 @@ def _pad_axis(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tenso
 
 
 def pad_symmetric(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
-    """Pad the last two axes of ``x`` like ``numpy.pad(mode="symmetric")`` / scipy ``reflect``."""
+    """Pad the last two axes of ``x`` like ``numpy.pad(mode="symmetric")`` / scipy ``reflect``.
+
+    Raises:
+        InputError: a pad wider than the image (one reflection cannot fill it; slicing would silently
+            return a smaller output — a 31-tap gaussian on a 12×12 batch came back 6×6).
+    """
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    if max(top, bottom) > h or max(left, right) > w:
+        need_h, need_w = max(top, bottom), max(left, right)
+        raise InputError(
+            f"filter input: {h}x{w} pixels is smaller than the filter reaches ({need_h} rows, {need_w} "
+            f"columns on each side); use a smaller window or a larger image"
+        )
     x = _pad_axis(x, top, bottom, dim=-2)
     return _pad_axis(x, left, right, dim=-1)

@@ -113,16 +113,21 @@ def _input_hw(model: Any, input_size: int | tuple[int, int] | None) -> tuple[str
             f"ONNX input {inputs[0].name!r} has shape {shape}; every fixed dim must be at least 1"
         )
     dynamic_batch = shape[0] is None
-    if shape[2] and shape[3]:
-        hw = (shape[2], shape[3])
-        if input_size is not None:
-            want = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-            if tuple(want) != hw:
-                raise ConfigError(f"--input-size {want} differs from the ONNX model's fixed input {hw}")
-    elif input_size is None:
-        raise ConfigError("the ONNX model's height/width are dynamic; pass --input-size")
-    else:
-        hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    want = None
+    if input_size is not None:
+        want = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    fixed = (shape[2], shape[3])
+    if want is None:
+        if None in fixed:
+            raise ConfigError("the ONNX model's height/width are dynamic; pass --input-size")
+        return inputs[0].name, fixed, dynamic_batch  # type: ignore[return-value]
+    for axis, have, asked in zip(("height", "width"), fixed, want):
+        if have is not None and have != asked:
+            raise ConfigError(
+                f"--input-size {tuple(want)} differs from the ONNX model's fixed {axis} {have} "
+                f"(input shape {shape})"
+            )
+    hw = tuple(want)
     return inputs[0].name, hw, dynamic_batch
 
 

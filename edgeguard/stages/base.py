@@ -43,6 +43,9 @@ def _is_torch_tensor(x: Any) -> bool:
 # Upper bound for iteration-count parameters (tvm, rof, dip): a typo such as iters=100000000 must be a
 # ConfigError naming the range, not a run that never returns (issue #10).
 MAX_ITERS = 100_000
+# Smallest TV weight (tvm lam, rof weight): Chambolle's iteration divides by it, and a subnormal weight
+# such as 2e-311 turned every output pixel into NaN (found by tests/fuzz).
+MIN_TV_WEIGHT = 1e-6
 
 
 def check_number(

@@ -62,7 +62,16 @@ def _padded_size(n: int, scales: int) -> int:
         "scales": "network scales",
     },
     examples=({"iters": 12, "seed": 0}, {"iters": 8, "stop": "plateau", "window": 10, "seed": 1}),
-    invalid=({"iters": 0}, {"stop": "never"}, {"budget_s": 0.0}, {"lr": 0.0}, {"tol": 1.0}, {"window": 5}),
+    invalid=(
+        {"iters": 0},
+        {"stop": "never"},
+        {"budget_s": 0.0},
+        {"lr": 0.0},
+        {"tol": 1.0},
+        {"window": 5},
+        {"iters": 10**8},
+        {"channels": 10**5},
+    ),
 )
 class DIP(HostStage):
     """Deep Image Prior purification stage (``dip:iters=1750``, ``dip:stop=plateau``, ``dip:budget_s=2``).

@@ -59,7 +59,7 @@ parse_kmeans_shorthand = number_shorthand(
     usage="kmeans:8",
     help={"k": "number of colours >= 2", "attempts": "k-means restarts"},
     examples=({"k": 8, "attempts": 3}, {"k": 2, "attempts": 1}),
-    invalid=({"k": 1}, {"k": 0}, {"attempts": 0}),
+    invalid=({"k": 1}, {"k": 0}, {"k": 257}, {"attempts": 0}, {"attempts": 100_000_000}),
 )
 class KMeans(HostStage):
     """Colour-quantisation stage (``kmeans:k=8`` or ``kmeans:8``).

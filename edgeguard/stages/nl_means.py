@@ -62,7 +62,16 @@ def parse_nlm_shorthand(text: str) -> dict[str, Any]:
         "h": "filter strength on the 0..255 scale (also hColor)",
     },
     examples=({"window": 11, "patch": 3, "h": 4.0}, {"window": 7, "patch": 3, "h": 8.0}),
-    invalid=({"window": 10}, {"window": 1}, {"patch": 2}, {"window": 3, "patch": 5}, {"h": 0.0}, {"h": -4}),
+    invalid=(
+        {"window": 10},
+        {"window": 1},
+        {"patch": 2},
+        {"window": 3, "patch": 5},
+        {"h": 0.0},
+        {"h": -4},
+        {"window": 99999},
+        {"h": 1e308},
+    ),
 )
 class NLMeans(HostStage):
     """NL-means stage (``nlm:11_3_4`` or ``nlm:window=11,patch=3,h=4``).

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..registry import STAGES
-from .base import MAX_ITERS, HostStage, check_number, number_shorthand
+from .base import MAX_ITERS, MIN_TV_WEIGHT, HostStage, check_number, number_shorthand
 
 if TYPE_CHECKING:  # torch is imported when the stage runs: the runtime install has none
     import torch
@@ -46,7 +46,7 @@ def rof_denoise(x: torch.Tensor, weight: float = 0.1, iters: int = 200) -> torch
     usage="rof:0.1",
     help={"weight": "TV weight, skimage denoise_tv_chambolle scale", "iters": "iterations"},
     examples=({"iters": 30}, {"weight": 0.2, "iters": 10}),
-    invalid=({"weight": 0.0}, {"weight": -1.0}, {"iters": 0}),
+    invalid=({"weight": 0.0}, {"weight": -1.0}, {"weight": 2e-311}, {"iters": 0}, {"iters": 10**8}),
 )
 class ROF(HostStage):
     """ROF denoising stage (``rof:weight=0.1`` or ``rof:0.1``).
@@ -68,7 +68,7 @@ class ROF(HostStage):
 
     def __init__(self, weight: float = 0.1, iters: int = 200, *, device: str = "cpu") -> None:
         super().__init__(device=device)
-        self.weight = float(check_number(self.name, "weight", weight, lo=0.0, hi=100.0, lo_open=True))
+        self.weight = float(check_number(self.name, "weight", weight, lo=MIN_TV_WEIGHT, hi=100.0))
         self.iters = int(check_number(self.name, "iters", iters, integer=True, lo=1, hi=MAX_ITERS))
         self.params = {"weight": self.weight, "iters": self.iters}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..registry import STAGES
-from .base import MAX_ITERS, HostStage, check_number
+from .base import MAX_ITERS, MIN_TV_WEIGHT, HostStage, check_number
 
 if TYPE_CHECKING:  # torch is imported when the stage runs: the runtime install has none
     import torch
@@ -66,7 +66,16 @@ def total_variation_minimize(
         "iters": "iterations",
     },
     examples=({"iters": 20, "seed": 0}, {"keep": 0.5, "lam": 0.05, "iters": 10, "seed": 3}),
-    invalid=({"keep": 0.0}, {"keep": 1.5}, {"keep": -0.1}, {"lam": 0.0}, {"iters": 0}, {"iters": 2.5}),
+    invalid=(
+        {"keep": 0.0},
+        {"keep": 1.5},
+        {"keep": -0.1},
+        {"lam": 0.0},
+        {"lam": 1e-300},
+        {"iters": 0},
+        {"iters": 2.5},
+        {"iters": 10**8},
+    ),
 )
 class TVM(HostStage):
     """Randomised TV minimisation stage (``tvm:keep=0.1,lam=0.03,iters=100``).
@@ -99,7 +108,7 @@ class TVM(HostStage):
     ) -> None:
         super().__init__(device=device, seed=seed)
         self.keep = float(check_number(self.name, "keep", keep, lo=0.0, hi=1.0, lo_open=True))
-        self.lam = float(check_number(self.name, "lam", lam, lo=0.0, hi=100.0, lo_open=True))
+        self.lam = float(check_number(self.name, "lam", lam, lo=MIN_TV_WEIGHT, hi=100.0))
         self.iters = int(check_number(self.name, "iters", iters, integer=True, lo=1, hi=MAX_ITERS))
         self.params = {"keep": self.keep, "lam": self.lam, "iters": self.iters}
 

@@ -138,3 +138,15 @@ def test_cli_export_errors_are_one_line(tmp_path, cli, args, needle):
     assert_one_line_error(r, needle)
     assert "\x1b" not in r.stderr and not r.stderr.rstrip().endswith("…")  # whole sentences, no escapes
     assert _snapshot(tmp_path) == before
+
+
+def test_half_fixed_input_must_match_input_size(tmp_path):
+    # found by tests/fuzz: a fixed height with a dynamic width took --input-size for both, then failed
+    # inside the parity check with an engine shape error
+    from tests.fakes.graphs import classifier, save
+
+    src = save(classifier(shape=("B", 3, 20, "W")), tmp_path)
+    with pytest.raises(ConfigError, match=r"differs from the ONNX model's fixed height 20"):
+        export(str(src), out=tmp_path / "o.onnx", input_size=16)
+    res = export(str(src), out=tmp_path / "o.onnx", input_size=(20, 24))
+    assert res.manifest["input"]["size"] == [20, 24] and res.parity.ok
