@@ -25,7 +25,7 @@ import numpy as np
 from . import decision as decisions
 from .checks import check_image_batch
 from .engines import Engine, open_engine
-from .errors import ConfigError, InputError, StaleEngineError
+from .errors import ConfigError, EngineError, InputError, StaleEngineError
 from .preprocess import check_crop, load_image, preprocess
 
 HostStage = Callable[[np.ndarray], np.ndarray]
@@ -35,6 +35,24 @@ Gate = Callable[[dict[str, Any]], bool]
 
 def stage_name(stage: Any) -> str:
     return str(getattr(stage, "name", None) or type(stage).__name__.lower())
+
+
+def check_finite_outputs(outputs: dict[str, np.ndarray], names: Sequence[str | None] = ()) -> None:
+    """Raise EngineError when a floating engine output holds NaN or Inf, naming the output and image.
+
+    A NaN logit has no top-1 and is not JSON (``infer --json`` once printed ``NaN`` with exit 0).
+    """
+    for key, value in outputs.items():
+        arr = np.asarray(value)
+        if not np.issubdtype(arr.dtype, np.floating) or np.isfinite(arr).all():
+            continue
+        rows = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1) if arr.ndim else np.array([True])
+        i = int(np.flatnonzero(rows)[0])
+        name = names[i] if i < len(names) and names[i] else f"image {i} of the batch"
+        raise EngineError(
+            f"engine output {key!r} is NaN or Inf for {name} ({int(rows.sum())} of {rows.size} images); "
+            f"the engine or its weights are broken — re-export it"
+        )
 
 
 def flagged_gate(decision: dict[str, Any]) -> bool:
@@ -133,13 +151,24 @@ class Pipeline:
         sources = [str(f) if isinstance(f, (str, Path)) else None for f in frames]
         imgs = [load_image(f) if isinstance(f, (str, Path)) else f for f in frames]
         x = preprocess(imgs, self.size, color=self.color, crop_mode=mode)
-        results = self.run_batch(x, _t_pre=(time.perf_counter() - t0) * 1e3, _t0=t0)
+        results = self.run_batch(x, _t_pre=(time.perf_counter() - t0) * 1e3, _t0=t0, _names=sources)
         for r, s in zip(results, sources):
             r.source = s
         return results
 
-    def run_batch(self, x: Any, *, _t_pre: float = 0.0, _t0: float | None = None) -> list[Result]:
-        """Run a preprocessed ``(B, 3, H, W)`` float batch in [0, 1] (numpy or torch)."""
+    def run_batch(
+        self,
+        x: Any,
+        *,
+        _t_pre: float = 0.0,
+        _t0: float | None = None,
+        _names: Sequence[str | None] = (),
+    ) -> list[Result]:
+        """Run a preprocessed ``(B, 3, H, W)`` float batch in [0, 1] (numpy or torch).
+
+        Raises:
+            EngineError: the engine returned NaN or Inf (a broken engine must not yield a decision).
+        """
         t0 = _t0 if _t0 is not None else time.perf_counter()
         x = _as_array(x)
         check_image_batch(x, name="pipeline input")
@@ -150,6 +179,7 @@ class Pipeline:
             x = np.ascontiguousarray(stage(x), dtype=np.float32)
             timing[f"stage:{stage_name(stage)}"] = (time.perf_counter() - ts) * 1e3
         outputs = self.engine(x)
+        check_finite_outputs(outputs, _names)
         timing["engine"] = self.engine.last_ms
         td = time.perf_counter()
         decided = self.decide(outputs, self.manifest)
@@ -169,6 +199,7 @@ class Pipeline:
         purified = np.ascontiguousarray(self.escalate(x[idx]), dtype=np.float32)
         t_stage = (time.perf_counter() - ts) * 1e3
         outputs = self.engine(purified)
+        check_finite_outputs(outputs, [f"escalated image {i}" for i in idx])
         second = self.decide(outputs, self.manifest)
         timing["escalation"] = (time.perf_counter() - ts) * 1e3
         info = getattr(self.escalate, "last_info", None)

@@ -12,11 +12,10 @@ SIGTERM stop the loop cleanly: the video is finalised and the event log and summ
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import numpy as np
 from ..errors import ConfigError, SourceError
 from . import overlay
 from .channel import END, Backoff, Frame, FrameChannel
-from .outputs import EventLog, Recorder, Snapshots, Window, display_available, now_iso
+from .outputs import RunOutputs, Window, display_available, now_iso
 from .sources import Box, Source, clean_frame
 from .stats import RunStats
 
@@ -44,6 +43,7 @@ class LoopOptions:
     events: Path | None = None
     snapshots: Path | None = None
     summary: Path | None = None
+    overwrite: Collection[str] = ()  # outputs that may replace existing files (see outputs.OUTPUTS)
     display: bool = False
     draw_overlay: bool = True
     backoff: Backoff = field(default_factory=Backoff)
@@ -75,6 +75,8 @@ class CameraLoop:
         source: an opened :class:`~edgeguard.camera.sources.Source` (or any object with the same
             ``open/read/close/live/fps/roi/name`` members — tests inject fakes).
         options: :class:`LoopOptions`.
+        outputs: the run's files, already checked (default: built from ``options``); nothing is
+            created before the first frame is accepted (a ``--crop`` box must lie inside it).
         sleep: how the reconnect backoff waits (injectable so fault tests run fast); default waits on
             the stop event, so Ctrl-C interrupts a backoff at once.
         log: where human-readable status lines go (default: discarded).
@@ -88,6 +90,7 @@ class CameraLoop:
         *,
         sleep: Callable[[float], None] | None = None,
         log: Callable[[str], None] | None = None,
+        outputs: RunOutputs | None = None,
     ) -> None:
         self.pipe = pipeline
         self.source = source
@@ -105,11 +108,20 @@ class CameraLoop:
         self.auto_roi = self.opt.crop == "auto"
         # Passed with every pipeline call; the pipeline's own ``crop`` is never changed from here.
         self.crop: str | Box = "resize" if self.auto_roi else self.opt.crop
-        # Outputs are checked (and created) before any frame is read.
-        fps = getattr(source, "fps", None) or 30.0
-        self.recorder = Recorder(self.opt.record, fps) if self.opt.record else None
-        self.events = EventLog(self.opt.events) if self.opt.events else None
-        self.snapshots = Snapshots(self.opt.snapshots) if self.opt.snapshots else None
+        # Outputs are checked before any frame is read and created only once the first is accepted.
+        self.out = outputs or RunOutputs(
+            record=self.opt.record,
+            events=self.opt.events,
+            snapshots=self.opt.snapshots,
+            summary=self.opt.summary,
+            fps=getattr(source, "fps", None) or 30.0,
+            overwrite=self.opt.overwrite,
+        )
+        self.recorder, self.events, self.snapshots = self.out.recorder, self.out.events, self.out.snapshots
+        if self.recorder is not None:
+            self.recorder.set_fps(getattr(source, "fps", None))
+        self._started = False  # the first frame passed its checks: outputs may be written
+        self._pending: list[dict[str, Any]] = []  # events from before that (e.g. an early disconnect)
         self.window: Window | None = None
         if self.opt.display:
             ok, why = display_available()
@@ -131,14 +143,39 @@ class CameraLoop:
             return
         t = time.time()
         with self._lock:
-            self.events.write({"time": now_iso(t), "t": round(t, 3), **record})
+            line = {"time": now_iso(t), "t": round(t, 3), **record}
+            if self._started:
+                self.events.write(line)
+            else:
+                self._pending.append(line)
             self.stats.events += 1
+
+    def _flush_pending(self) -> None:
+        with self._lock:
+            self._started = True
+            for line in self._pending:
+                if self.events is not None:
+                    self.events.write(line)
+            self._pending.clear()
+
+    def _accept_first(self, frame: Frame) -> None:
+        """Check what only a frame can show (a crop box inside it) before any output is created."""
+        if isinstance(self.crop, tuple) and not self.auto_roi:
+            x, y, w, h = self.crop
+            fh, fw = frame.image.shape[:2]
+            if x + w > fw or y + h > fh:
+                raise ConfigError(
+                    f"--crop {x},{y},{w},{h} lies outside the {fw}x{fh} frames of "
+                    f"{getattr(self.source, 'name', 'the source')}; nothing was written"
+                )
+        self._flush_pending()
 
     # -- capture thread -----------------------------------------------------------------------
     def _reconnect(self, reason: str, frame_index: int) -> bool:
         """Close and re-open a live source with backoff; False when it stays down (or on stop)."""
         self.stats.disconnects += 1
-        self.log(f"source dropped ({reason}); reconnecting")
+        again = "not reconnecting" if self.opt.backoff.attempts == 0 else "reconnecting"
+        self.log(f"source dropped ({reason}); {again}")
         self._event({"event": "disconnect", "frame": frame_index, "reason": reason})
         with contextlib.suppress(Exception):  # a broken device may fail to close; we re-open it anyway
             self.source.close()
@@ -216,6 +253,8 @@ class CameraLoop:
         return None
 
     def _process(self, frame: Frame) -> None:
+        if not self._started:
+            self._accept_first(frame)
         img = frame.image
         roi = self._roi(frame)
         view = img
@@ -287,6 +326,7 @@ class CameraLoop:
         """Run until the source ends, a limit is reached, a signal arrives, or the source gives up."""
         handlers = self._install_signals()
         thread = threading.Thread(target=self._capture, name="edgeguard-capture", daemon=True)
+        failed = False
         try:
             with self.pipe:
                 if self.opt.warmup:
@@ -294,18 +334,41 @@ class CameraLoop:
                 self.stats.start()
                 thread.start()
                 self._consume()
+            self._check_any_frame()
         except BaseException as exc:  # the summary still records how far the run got, then re-raise
+            failed = True
             self.stopped_by, self.error = "error", self.error or f"{type(exc).__name__}: {exc}"
             raise
         finally:
             self._stop.set()
             if thread.is_alive():
                 thread.join(timeout=5.0)  # a blocked network read times out on its own
-            self._close_outputs()
             _restore_signals(handlers)
-            summary = self.summary()
-            if self.opt.summary is not None:
-                Path(self.opt.summary).write_text(json.dumps(summary, indent=2) + "\n")
+            summary = self._finish(failed)
+        return summary
+
+    def _check_any_frame(self) -> None:
+        """A file, folder or clip that ended without one usable frame is an error, not an empty run."""
+        if self.stats.frames == 0 and self.error is None and self.stopped_by == "end of source":
+            name = getattr(self.source, "name", "source")
+            self.error = f"{name}: no frame could be read ({self.stats.empty} unreadable or empty)"
+            self.stopped_by = "source failed"
+
+    def _finish(self, failed: bool) -> dict[str, Any]:
+        """Close the window and source; commit the outputs, or leave none when the run never began."""
+        if self.window is not None:
+            self.window.close()
+        with contextlib.suppress(Exception):  # closing a dead device must not hide the summary
+            self.source.close()
+        if failed and not self._started:  # a bad option or engine: no file is created or changed
+            self.out.abort()
+            return self.summary()
+        if not self._started:  # no frame came at all: record the early events, then the summary
+            self._flush_pending()
+        self.out.close()
+        summary = self.summary()
+        self.out.write_summary(summary)
+        self.out.commit()
         return summary
 
     def _consume(self) -> None:
@@ -326,13 +389,6 @@ class CameraLoop:
                 self.stop("max-frames")
                 break
 
-    def _close_outputs(self) -> None:
-        for out in (self.recorder, self.events, self.window):
-            if out is not None:
-                out.close()
-        with contextlib.suppress(Exception):  # closing a dead device must not hide the summary
-            self.source.close()
-
     def summary(self) -> dict[str, Any]:
         eng = self.pipe.engine
         return {
@@ -345,13 +401,7 @@ class CameraLoop:
             "stopped_by": self.stopped_by,
             "error": self.error,
             **self.stats.to_dict(),
-            "outputs": {
-                "record": str(self.recorder.path) if self.recorder else None,
-                "recorded_frames": self.recorder.frames if self.recorder else 0,
-                "events": str(self.events.path) if self.events else None,
-                "snapshots": str(self.snapshots.folder) if self.snapshots else None,
-                "summary": str(self.opt.summary) if self.opt.summary else None,
-            },
+            "outputs": self.out.describe(),
         }
 
     def _install_signals(self) -> dict[int, Any]:

@@ -8,6 +8,7 @@ touched, so a bad flag never costs an existing file (issue #10).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from ..errors import ConfigError, SourceError
 from . import default
 from .channel import Backoff
 from .loop import CameraLoop, LoopOptions
+from .outputs import OUTPUTS, RunOutputs
 
 Log = Callable[[str], None]
 TASKS = ("classification", "detection")
@@ -31,7 +33,9 @@ class CameraOptions:
 
     Attributes mirror the flags: ``stages`` = ``--stage`` (repeatable), ``timeout_ms`` = ``--timeout``,
     ``reconnect_attempts`` = consecutive failed re-opens before giving up (0 = do not reconnect,
-    -1 = forever).
+    -1 = forever). ``overwrite``: replace an existing record/summary/snapshots and start the events
+    afresh (otherwise those are refused and the events appended). The embedded default run replaces
+    its own ``edgeguard-demo-*`` files (the names it chose), never a file the user named.
     """
 
     engine: Path | None = None
@@ -55,6 +59,7 @@ class CameraOptions:
     snapshots: Path | None = None
     summary: Path | None = None
     out_dir: Path | None = None
+    overwrite: bool = False
     max_frames: int | None = None
     duration: float | None = None
     realtime: bool = False
@@ -93,24 +98,31 @@ class CameraOptions:
             raise ConfigError(f"--transport {self.transport!r}: expected tcp or udp")
         crop_mode(self.crop)
 
-    def resolved(self) -> CameraOptions:
-        """A copy with the embedded default's source and outputs filled in and ``--out-dir`` applied."""
+    def resolved(self) -> tuple[CameraOptions, frozenset[str]]:
+        """A copy with the embedded default's source and outputs filled in and ``--out-dir`` applied,
+        and the outputs that may replace existing files."""
         opts = replace(self, stages=list(self.stages))
         out = Path(self.out_dir) if self.out_dir is not None else None
+        replaceable = set(OUTPUTS) if self.overwrite else set()
         if opts.engine is None:  # the README's main job: no camera, no GPU, no files needed
             opts.source = opts.source or default.SOURCE
             base = out or Path(".")
-            opts.record = opts.record or base / default.RECORD
-            opts.events = opts.events or base / default.EVENTS
-            opts.summary = opts.summary or base / default.SUMMARY
+            for name, file in (
+                ("record", default.RECORD),
+                ("events", default.EVENTS),
+                ("summary", default.SUMMARY),
+            ):
+                if getattr(opts, name) is None:
+                    setattr(opts, name, base / file)
+                    replaceable.add(name)  # the demo's own file from an earlier demo run
         elif out is not None:
             opts.record, opts.events, opts.snapshots, opts.summary = (
                 p if p is None or Path(p).is_absolute() else out / p
                 for p in (opts.record, opts.events, opts.snapshots, opts.summary)
             )
-        return opts
+        return opts, frozenset(replaceable)
 
-    def loop_options(self) -> LoopOptions:
+    def loop_options(self, overwrite: frozenset[str] = frozenset()) -> LoopOptions:
         return LoopOptions(
             max_frames=self.max_frames,
             duration_s=self.duration,
@@ -121,6 +133,7 @@ class CameraOptions:
             events=self.events,
             snapshots=self.snapshots,
             summary=self.summary,
+            overwrite=overwrite,
             display=self.display,
             draw_overlay=self.overlay,
             backoff=Backoff(
@@ -165,17 +178,49 @@ def run_camera(
         announce: the one line said once source and engine are open.
 
     Raises:
-        ConfigError, EngineError, SourceError …: a bad option, engine or source (nothing written then);
-            SourceError also when the source failed for good during the run (the summary is written).
+        ConfigError, EngineError, SourceError …: a bad option, output, engine or source, or a
+            ``--crop`` box outside the first frame (nothing is written then). A source that failed
+            for good during the run is reported in the summary's ``error`` (see :func:`raise_on_error`).
     """
     options.validate()
-    opts = options.resolved()
-    loop_opts = opts.loop_options()
+    opts, replaceable = options.resolved()
+    made = _make_out_dir(opts.out_dir)
+    try:
+        return _run(opts, replaceable, log, announce)
+    finally:
+        if made is not None:
+            with contextlib.suppress(OSError):  # only succeeds when the run left the folder empty
+                made.rmdir()
+
+
+def _make_out_dir(out_dir: Path | None) -> Path | None:
+    """Create ``--out-dir`` (and its parents); return it when this call created it."""
+    if out_dir is None:
+        return None
+    p = Path(out_dir).expanduser()
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"--out-dir {str(p)!r} is a file; give a folder")
+    if p.is_dir():
+        return None
+    try:
+        p.mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(f"--out-dir {str(p)!r}: cannot create folder ({exc.strerror})") from None
+    return p
+
+
+def _run(opts: CameraOptions, replaceable: frozenset[str], log: Log, announce: Log) -> dict[str, Any]:
     from ..pipeline import load
     from .sources import open_source
 
-    if opts.out_dir is not None:
-        Path(opts.out_dir).mkdir(parents=True, exist_ok=True)
+    loop_opts = opts.loop_options(replaceable)
+    outputs = RunOutputs(  # every destination checked before the engine loads or the source opens
+        record=loop_opts.record,
+        events=loop_opts.events,
+        snapshots=loop_opts.snapshots,
+        summary=loop_opts.summary,
+        overwrite=replaceable,
+    )
     engine_path = default.ensure_engine(log=log) if opts.engine is None else opts.engine
     pipe = load(
         engine_path,
@@ -197,7 +242,7 @@ def run_camera(
         timeout_ms=opts.timeout_ms,
     )
     try:
-        loop = CameraLoop(pipe, src, loop_opts, log=log)
+        loop = CameraLoop(pipe, src, loop_opts, log=log, outputs=outputs)
     except Exception:
         src.close()
         raise

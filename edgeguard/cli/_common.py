@@ -20,9 +20,11 @@ from ..registry import ENGINES, STAGES
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
-# Longest user string (label, file name, source) printed in a table or line; the JSON keeps it whole.
-# Rich lays out every character it prints, so a 1 MB label took minutes (issue #10).
+# Longest label (or other unbounded user string) printed in a table or line; the JSON keeps it whole.
+# Rich lays out every character it prints, so a 1 MB label took minutes (issue #10). Paths are bounded
+# by the OS (PATH_MAX, 4096 bytes on Linux) and printed whole: users copy them.
 SHOW_MAX = 80
+PATH_MAX = 4096
 
 
 def fmt_ms(v: float) -> str:
@@ -104,6 +106,7 @@ TopOpt = Annotated[int, typer.Option("--top", "-k", help="How many classes to sh
 
 
 __all__ = [
+    "PATH_MAX",
     "SHOW_MAX",
     "CropOpt",
     "EngineOpt",

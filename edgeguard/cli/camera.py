@@ -17,6 +17,7 @@ from rich.table import Table
 from ..registry import DECISIONS, SOURCES
 from ._common import (
     ENGINE_HELP,
+    PATH_MAX,
     CropOpt,
     EscalateOpt,
     ProviderOpt,
@@ -54,7 +55,7 @@ def print_summary(s: dict[str, Any]) -> None:
     t = Table(title=f"camera summary — stopped by {safe(s['stopped_by'])}", show_header=False, box=None)
     t.add_column(style="bold")
     t.add_column()
-    t.add_row("source", safe(s["source"], 200))
+    t.add_row("source", safe(s["source"], PATH_MAX))
     t.add_row(
         "frames",
         f"{s['frames']}  (dropped {s['dropped']}, empty {s['empty']}, "
@@ -88,7 +89,7 @@ def print_summary(s: dict[str, Any]) -> None:
 
 def escape_path(path: str) -> str:
     """An output path in full (users copy it), markup escaped."""
-    return safe(Path(path).resolve(), 10_000)
+    return safe(Path(path).resolve(), PATH_MAX)
 
 
 @app.command("camera")
@@ -120,12 +121,32 @@ def camera_cmd(
     provider: ProviderOpt = "auto",
     threads: ThreadsOpt = 0,
     display: bool = typer.Option(False, "--display/--headless", help="Show an OpenCV window if possible."),
-    record: Path | None = typer.Option(None, "--record", help="Write the annotated video (.mp4/.avi)."),
-    events: Path | None = typer.Option(None, "--events", help="JSON lines: flagged / class-changed frames."),
-    snapshots: Path | None = typer.Option(None, "--snapshots", help="Folder for a JPEG per event."),
-    summary: Path | None = typer.Option(None, "--summary", help="Write the end-of-run summary JSON."),
+    record: Path | None = typer.Option(
+        None, "--record", help="Write the annotated video (.mp4/.avi); an existing file needs --overwrite."
+    ),
+    events: Path | None = typer.Option(
+        None,
+        "--events",
+        help="JSON lines: flagged / class-changed frames, flushed per line; an existing file is "
+        "appended to (--overwrite starts it afresh).",
+    ),
+    snapshots: Path | None = typer.Option(
+        None,
+        "--snapshots",
+        help="Folder for a JPEG per event; one holding frame_*.jpg already needs --overwrite.",
+    ),
+    summary: Path | None = typer.Option(
+        None, "--summary", help="Write the end-of-run summary JSON; an existing file needs --overwrite."
+    ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace an existing --record, --summary and snapshots, and start --events afresh. "
+        "Without it they are refused before anything runs (the default run replaces only its own "
+        "edgeguard-demo-* files).",
+    ),
     out_dir: Path | None = typer.Option(
-        None, "--out-dir", help="Folder for the default run's outputs (and relative paths)."
+        None, "--out-dir", help="Folder for the default run's outputs (and relative paths); created."
     ),
     max_frames: int | None = typer.Option(None, "--max-frames", help="Stop after N frames."),
     duration: float | None = typer.Option(None, "--duration", help="Stop after S seconds."),
@@ -165,6 +186,7 @@ def camera_cmd(
         snapshots=snapshots,
         summary=summary,
         out_dir=out_dir,
+        overwrite=overwrite,
         max_frames=max_frames,
         duration=duration,
         realtime=realtime,

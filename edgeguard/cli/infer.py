@@ -10,6 +10,7 @@ import typer
 
 from ..errors import ConfigError
 from ._common import (
+    PATH_MAX,
     CropOpt,
     EngineOpt,
     EscalateOpt,
@@ -75,7 +76,9 @@ def infer_cmd(
                     print(json.dumps(r.to_dict(), allow_nan=False), flush=True)
                     continue
                 best = r.decision["top"][0]
-                console.print(f"[bold]{safe(r.source)}[/]: {safe(best['label'])} ({best['prob']:.1%})")
+                console.print(
+                    f"[bold]{safe(r.source, PATH_MAX)}[/]: {safe(best['label'])} ({best['prob']:.1%})"
+                )
                 for t in r.decision["top"][1:]:
                     console.print(f"    {safe(t['label'])} ({t['prob']:.1%})")
                 if "adversarial_score" in r.decision:

@@ -212,13 +212,34 @@ def test_display_without_a_screen_says_why_and_runs_headless(
     assert s["frames"] == 3 and said and "running headless" in said[0] and "DISPLAY" in said[0]
 
 
-def test_a_failure_mid_run_still_writes_the_summary(sign_engine: Path, tmp_path: Path) -> None:
+def test_a_crop_outside_the_first_frame_fails_before_any_output(sign_engine: Path, tmp_path: Path) -> None:
+    events, summary = tmp_path / "keep.jsonl", tmp_path / "keep.json"
+    events.write_text('{"old": 1}\n')
     src = open_source("synthetic:stop-sign?frames=5", width=160, height=120)
-    opts = LoopOptions(crop=(100, 100, 100, 100), summary=tmp_path / "s.json", record=tmp_path / "v.mp4")
-    with pytest.raises(InputError, match="crop box"):
+    opts = LoopOptions(
+        crop=(100, 100, 100, 100),
+        events=events,
+        summary=tmp_path / "s.json",
+        record=tmp_path / "v.mp4",
+        snapshots=tmp_path / "snaps",
+    )
+    with pytest.raises(ConfigError, match="--crop 100,100,100,100 lies outside the 160x120 frames"):
         CameraLoop(load(sign_engine), src, opts).run()
+    assert events.read_text() == '{"old": 1}\n' and not summary.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.jsonl"]  # no video, summary, temp, folder
+
+
+def test_a_failure_mid_run_still_writes_the_summary(sign_engine: Path, tmp_path: Path) -> None:
+    big, small = np.full((120, 160, 3), 90, np.uint8), np.full((50, 60, 3), 90, np.uint8)
+    fake = FakeLive(drops=0, tail=3, frames=[big, big, small])
+    fake.live = False  # in order: two frames fit the box, the third does not
+    opts = LoopOptions(crop=(10, 10, 100, 90), summary=tmp_path / "s.json", record=tmp_path / "v.mp4")
+    with pytest.raises(InputError, match="crop box"):
+        CameraLoop(load(sign_engine), fake, opts).run()
     s = json.loads((tmp_path / "s.json").read_text())
-    assert s["stopped_by"] == "error" and "crop box" in s["error"] and s["frames"] == 0
+    assert s["stopped_by"] == "error" and "crop box" in s["error"] and s["frames"] == 2
+    assert count_frames(tmp_path / "v.mp4") == (2, (160, 120))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json", "v.mp4"]  # no temporary left
 
 
 class Recording:
