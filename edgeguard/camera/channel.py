@@ -7,9 +7,11 @@ frames, so a slow model never works on old camera frames (REFERENCE complaint 9)
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,4 +89,23 @@ class FrameChannel:
             return item
 
 
-__all__ = ["END", "Backoff", "Frame", "FrameChannel"]
+@contextmanager
+def stop_on_signals(stop: Callable[[str], None]) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM call ``stop("signal SIGINT")`` instead of killing the process.
+
+    Only the main thread may install handlers; elsewhere (a test runner's thread) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in old:
+        signal.signal(sig, lambda num, _frame: stop(f"signal {signal.Signals(num).name}"))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+__all__ = ["END", "Backoff", "Frame", "FrameChannel", "stop_on_signals"]

@@ -12,7 +12,6 @@ SIGTERM stop the loop cleanly: the video is finalised and the event log and summ
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -24,7 +23,7 @@ import numpy as np
 
 from ..errors import ConfigError, SourceError
 from . import overlay
-from .channel import END, Backoff, Frame, FrameChannel
+from .channel import END, Backoff, Frame, FrameChannel, stop_on_signals
 from .outputs import RunOutputs, Window, display_available, now_iso
 from .sources import Box, Source, clean_frame
 from .stats import RunStats
@@ -324,17 +323,20 @@ class CameraLoop:
 
     def run(self) -> dict[str, Any]:
         """Run until the source ends, a limit is reached, a signal arrives, or the source gives up."""
-        handlers = self._install_signals()
         thread = threading.Thread(target=self._capture, name="edgeguard-capture", daemon=True)
         failed = False
         try:
-            with self.pipe:
+            with stop_on_signals(self.stop), self.pipe:
                 if self.opt.warmup:
                     self._warmup()
                 self.stats.start()
                 thread.start()
                 self._consume()
-            self._check_any_frame()
+            if self.stats.frames == 0 and self.error is None and self.stopped_by == "end of source":
+                # a file, folder or clip without one usable frame is an error, not an empty run
+                name = getattr(self.source, "name", "source")
+                self.error = f"{name}: no frame could be read ({self.stats.empty} unreadable or empty)"
+                self.stopped_by = "source failed"
         except BaseException as exc:  # the summary still records how far the run got, then re-raise
             failed = True
             self.stopped_by, self.error = "error", self.error or f"{type(exc).__name__}: {exc}"
@@ -343,16 +345,8 @@ class CameraLoop:
             self._stop.set()
             if thread.is_alive():
                 thread.join(timeout=5.0)  # a blocked network read times out on its own
-            _restore_signals(handlers)
             summary = self._finish(failed)
         return summary
-
-    def _check_any_frame(self) -> None:
-        """A file, folder or clip that ended without one usable frame is an error, not an empty run."""
-        if self.stats.frames == 0 and self.error is None and self.stopped_by == "end of source":
-            name = getattr(self.source, "name", "source")
-            self.error = f"{name}: no frame could be read ({self.stats.empty} unreadable or empty)"
-            self.stopped_by = "source failed"
 
     def _finish(self, failed: bool) -> dict[str, Any]:
         """Close the window and source; commit the outputs, or leave none when the run never began."""
@@ -403,20 +397,6 @@ class CameraLoop:
             **self.stats.to_dict(),
             "outputs": self.out.describe(),
         }
-
-    def _install_signals(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        old = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            old[sig] = signal.getsignal(sig)
-            signal.signal(sig, lambda num, _frame: self.stop(f"signal {signal.Signals(num).name}"))
-        return old
-
-
-def _restore_signals(handlers: dict[int, Any]) -> None:
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
 
 
 __all__ = ["Backoff", "CameraLoop", "Frame", "FrameChannel", "LoopOptions", "center_box", "check_task"]

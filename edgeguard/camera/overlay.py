@@ -52,6 +52,17 @@ def stage_line(timing: dict[str, float]) -> str:
     return "  ".join(parts) + " ms"
 
 
+# Longest label drawn: a frame shows ~60 characters at most, and cv2.getTextSize/putText walk every
+# character (a 1 MB label once cost 2 s per frame; issue #10). The events and summary keep it whole.
+LABEL_MAX = 40
+
+
+def short(label: object, limit: int = LABEL_MAX) -> str:
+    """A label cut to ``limit`` characters ("..." marks the cut; OpenCV's Hershey fonts are ASCII)."""
+    text = str(label)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _label(
     img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour: tuple[int, int, int]
 ) -> None:
@@ -73,8 +84,9 @@ def draw(frame: np.ndarray, decision: dict[str, Any], info: OverlayInfo) -> np.n
     # (text, scale, colour, thickness); the adversarial-score row gets a bar after its text.
     rows: list[tuple[str, float, tuple[int, int, int], int]] = []
     if top:
-        rows.append((f"{top[0]['label']}  {top[0]['prob']:.1%}", 1.1 * s, RED if flagged else WHITE, 2))
-        rows += [(f"  {t['label']}  {t['prob']:.1%}", 0.75 * s, GREY, 1) for t in top[1:3]]
+        colour = RED if flagged else WHITE
+        rows.append((f"{short(top[0]['label'])}  {top[0]['prob']:.1%}", 1.1 * s, colour, 2))
+        rows += [(f"  {short(t['label'])}  {t['prob']:.1%}", 0.75 * s, GREY, 1) for t in top[1:3]]
     elif "boxes" in decision:
         rows.append((f"{len(decision['boxes'])} objects", 1.1 * s, WHITE, 2))
     adv_row = len(rows)
@@ -127,7 +139,7 @@ def draw(frame: np.ndarray, decision: dict[str, Any], info: OverlayInfo) -> np.n
         colour = RED if flagged else YELLOW
         cv2.rectangle(frame, (x, yy), (x + bw - 1, yy + bh - 1), colour, max(1, int(2 * s)))
         if top:
-            _label(frame, top[0]["label"], (x, yy - 2), 0.6 * s, colour)
+            _label(frame, short(top[0]["label"]), (x, yy - 2), 0.6 * s, colour)
     tag = f"#{info.frame_index}"
     (tw, _), _ = cv2.getTextSize(tag, FONT, 0.55 * s, 1)
     _label(frame, tag, (w - tw - 8 - border, h - 4 - border), 0.55 * s, GREY)

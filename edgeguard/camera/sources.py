@@ -365,7 +365,7 @@ def open_files(spec: str, opts: SourceOptions) -> Source:
 def _files(spec: str) -> Source | None:
     """Folder, glob or file; ``None`` if nothing matches."""
     p = Path(spec).expanduser()
-    if any(c in spec for c in "*?["):
+    if any(c in spec for c in "*?[") and not p.exists():  # a folder named "[cam]" is a folder, not a glob
         paths = sorted(Path(q) for q in glob.glob(str(p)) if Path(q).suffix.lower() in IMAGE_SUFFIXES)
         if not paths:
             raise SourceError(

@@ -82,6 +82,16 @@ def test_video_file_end_to_end(cli, sign_engine: Path, drive_video: Path, tmp_pa
         (["--source", "synthetic:stop-sign", "--task", "detection"], "manifest says it is a classification"),
         (["--source", "synthetic:stop-sign", "--stage", "dip"], "--escalate"),
         (["--source", "synthetic:stop-sign", "--max-frames", "0"], "--max-frames 0"),
+        (["--duration", "nan"], "--duration nan: must be a finite number"),
+        (["--duration", "inf"], "--duration inf: must be a finite number"),
+        (["--duration", "-1"], "--duration -1.0: must be"),
+        (["--backoff", "nan"], "--backoff nan: must be a finite number"),
+        (["--backoff-max", "inf"], "--backoff-max inf"),
+        (["--backoff", "0"], "--backoff 0.0"),
+        (["--reconnect-attempts", "-2"], "-1 (retry forever)"),
+        (["--crop", "1,2,3"], "--crop '1,2,3'"),
+        (["--threads", "-1"], "--threads -1"),
+        (["--transport", "quic"], "--transport 'quic'"),
     ],
 )
 def test_cli_errors_are_one_line_and_exit_2(cli, sign_engine: Path, args: list[str], needle: str) -> None:
@@ -175,3 +185,97 @@ def test_demo_is_the_default_camera_run(cli, tmp_path: Path, monkeypatch: pytest
     man["defenses"] = ["bits:bits=4"]
     cached.with_name(cached.stem + ".edgeguard.json").write_text(json.dumps(man))
     assert not default.cached_is_current(cached, sha, specs)  # defenses differ → re-export next time
+
+
+def _camera(cli, engine: Path, tmp_path: Path, *args: str):
+    return cli(
+        "camera",
+        "-e",
+        str(engine),
+        "-i",
+        "synthetic:stop-sign?frames=4",
+        "--width",
+        "160",
+        "--height",
+        "120",
+        *args,
+        cwd=tmp_path,
+    )
+
+
+def test_bad_crop_keeps_existing_events_and_summary(cli, sign_engine: Path, tmp_path: Path) -> None:
+    """Issue #10: this once emptied keep.jsonl and replaced keep.json, then exited 2."""
+    (tmp_path / "keep.jsonl").write_text('{"old": 1}\n')
+    (tmp_path / "keep.json").write_text("OLD\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    r = _camera(
+        cli,
+        sign_engine,
+        tmp_path,
+        "--crop",
+        "0,0,9999,9999",
+        "--events",
+        "keep.jsonl",
+        "--summary",
+        "new.json",
+        "--record",
+        "v.mp4",
+        "--snapshots",
+        "snaps",
+    )
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "edgeguard: error: --crop 0,0,9999,9999 lies outside the 160x120 frames of synthetic stop-sign "
+        "drive-by (4 frames, 160x120); nothing was written"
+    ]
+    assert (tmp_path / "keep.jsonl").read_text() == '{"old": 1}\n'
+    assert (tmp_path / "keep.json").read_text() == "OLD\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no video, summary, folder or temp
+    r = _camera(cli, sign_engine, tmp_path, "--events", "keep.jsonl", "--summary", "keep.json")
+    assert r.returncode == 2 and "--summary" in r.stderr and "--overwrite" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and (tmp_path / "keep.json").read_text() == "OLD\n"
+
+
+def test_existing_outputs_append_refuse_or_overwrite(cli, sign_engine: Path, tmp_path: Path) -> None:
+    r = _camera(cli, sign_engine, tmp_path, "--events", "e.jsonl", "--summary", "s.json", "--record", "v.mp4")
+    assert r.returncode == 0, r.stderr
+    first = (tmp_path / "e.jsonl").read_text().splitlines()
+    video = (tmp_path / "v.mp4").read_bytes()
+    r = _camera(cli, sign_engine, tmp_path, "--events", "e.jsonl", "--record", "v.mp4")
+    assert r.returncode == 2 and "--record" in r.stderr and "already exists" in r.stderr
+    assert (tmp_path / "v.mp4").read_bytes() == video
+    r = _camera(cli, sign_engine, tmp_path, "--events", "e.jsonl", "--summary", "s2.json")
+    assert r.returncode == 0, r.stderr
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    s2 = json.loads((tmp_path / "s2.json").read_text())
+    assert lines[: len(first)] == first and len(lines) == len(first) + s2["events"]  # appended
+    assert s2["outputs"]["events_appended"] is True
+    r = _camera(
+        cli,
+        sign_engine,
+        tmp_path,
+        "--events",
+        "e.jsonl",
+        "--summary",
+        "s.json",
+        "--record",
+        "v.mp4",
+        "--overwrite",
+        "--max-frames",
+        "2",
+    )
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["frames"] == 2 and count_frames(tmp_path / "v.mp4") == (2, (160, 120))
+    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == s["events"]  # started afresh
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_folder_of_only_corrupt_images_is_an_error(cli, sign_engine: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    (folder / "a.png").write_text("not a png")
+    (folder / "b.jpg").write_bytes(b"\xff\xd8 truncated")
+    r = cli("camera", "-e", str(sign_engine), "-i", str(folder))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert f"2 images in {folder}: no frame could be read (2 unreadable or empty)" in lines[0]

@@ -122,3 +122,26 @@ def test_megabyte_labels_are_shortened_in_the_table_and_kept_in_json(tmp_path: P
     assert took < 60  # minutes before the labels were bounded
     r = cli("infer", str(img), "--engine", str(eng), "--json", "--top", "2")
     assert r.returncode == 0 and [t["label"] for t in json.loads(r.stdout)["top"]] == labels[::-1]
+
+
+def test_megabyte_labels_keep_the_camera_loop_fast(tmp_path: Path, cli) -> None:
+    eng = tiny_engine(tmp_path / "big.onnx", ["A" * 1_000_000, "B" * 1_000_000])
+    summary = tmp_path / "s.json"
+    r = cli(
+        "camera",
+        "-e",
+        str(eng),
+        "-i",
+        "synthetic:stop-sign?frames=6",
+        "--width",
+        "160",
+        "--height",
+        "120",
+        "--summary",
+        str(summary),
+    )
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout) < 5_000 and "B" * 79 + "…" in r.stdout  # the labels row, shortened
+    s = json.loads(summary.read_text())
+    assert s["labels"] == {"B" * 1_000_000: 6}  # whole in the summary
+    assert s["stage_ms"]["overlay"]["p50"] < 200  # 2 s per frame when the overlay drew all of it
