@@ -104,7 +104,8 @@ def test_version_and_plain_usage_lines(cli):
     assert r.returncode == 0 and r.stdout == f"edgeguard {__version__}\n"
     r = cli("export", "--help")
     usage = next(line for line in r.stdout.splitlines() if "Usage:" in line)
-    assert usage.split("Usage:")[1].split() == ["edgeguard", "export", "[OPTIONS]", "MODEL"]
+    # MODEL is optional since `export --recipe FILE`; Typer alone would print {model}
+    assert usage.split("Usage:")[1].split() == ["edgeguard", "export", "[OPTIONS]", "[MODEL]"]
     r = cli("infer", "--help")
     usage = next(line for line in r.stdout.splitlines() if "Usage:" in line)
     assert usage.split("Usage:")[1].split() == ["edgeguard", "infer", "[OPTIONS]", "IMAGES..."]
