@@ -5,12 +5,14 @@ Each raises :class:`~edgeguard.errors.InputError` with a message naming what was
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import ConfigError, EdgeGuardError, InputError
 
 
 def _is_tensor(x: Any) -> bool:
@@ -18,6 +20,39 @@ def _is_tensor(x: Any) -> bool:
     # camera) must not pay torch's start-up time and ~700 MB of memory just to run these guards.
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
+
+
+# POSIX limits every Linux file system edgeguard runs on uses (ext4, xfs, btrfs, tmpfs): NAME_MAX and
+# PATH_MAX. A longer name makes os.stat raise ENAMETOOLONG, which pathlib's is_file() does not catch.
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
+def check_path(path: Any, *, what: str, error: type[EdgeGuardError] = ConfigError) -> Path:
+    """Check a user-given path is a plausible file name (type, NUL bytes, name and path length).
+
+    No file system access: call it before ``is_file()``/``exists()``, which raise ``OSError`` for a
+    300-character name instead of answering.
+
+    Raises:
+        ``error`` (ConfigError by default): naming ``what`` and the problem.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise error(f"{what}: expected a file path, got {_type_name(path)}")
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text:
+        raise error(f"{what}: expected a file path, got {text!r}")
+    shown = text if len(text) <= 80 else text[:40] + "…" + text[-30:]
+    if "\x00" in text:
+        raise error(f"{what} {shown!r}: the path contains a NUL byte")
+    longest = max((len(os.fsencode(part)) for part in text.split(os.sep)), default=0)
+    if longest > NAME_MAX:
+        raise error(
+            f"{what} {shown!r}: a name of {longest} bytes is longer than file systems allow ({NAME_MAX})"
+        )
+    if len(os.fsencode(text)) >= PATH_MAX:
+        raise error(f"{what} {shown!r}: the path is longer than file systems allow ({PATH_MAX} bytes)")
+    return Path(text)
 
 
 def _type_name(x: Any) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import decision as decisions
-from .checks import check_image_batch
+from .checks import check_image_batch, check_path
 from .engines import Engine, open_engine
 from .errors import ConfigError, EngineError, InputError, StaleEngineError
 from .preprocess import check_crop, load_image, preprocess
@@ -276,7 +276,7 @@ def load(
             f"load: expected the path of an engine (.onnx, .trt …) or its .edgeguard.json sidecar, "
             f"got {path!r}"[:200]
         )
-    p = Path(path)
+    p = check_path(path, what="engine file")
     if p.name.endswith(mf.SIDECAR_SUFFIX):
         data = mf.load_sidecar(p)
         if not data.get("engine"):

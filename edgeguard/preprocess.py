@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .checks import check_path
 from .errors import ConfigError, InputError
 from .imageinfo import HEADER_BYTES, check_header, decode_quietly
 
@@ -27,7 +28,7 @@ def load_image(path: str | Path) -> np.ndarray:
     Raises:
         InputError: missing, empty, unreadable, too large (by its header), or not a decodable image.
     """
-    p = Path(path)
+    p = check_path(path, what="image", error=InputError)
     if not p.is_file():
         raise InputError(f"image {str(p)!r} does not exist")
     try:

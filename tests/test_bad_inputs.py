@@ -13,8 +13,11 @@ import torch
 
 import edgeguard
 from edgeguard import defenses, stages
-from edgeguard.errors import ConfigError, EdgeGuardError, InputError
+from edgeguard.errors import ConfigError, EdgeGuardError, InputError, ModelError
+from edgeguard.exporter.quantize import list_images
+from edgeguard.models.weights import read_state_dict
 from edgeguard.pipeline import Pipeline
+from edgeguard.preprocess import load_image
 from edgeguard.spec import MAX_NUMBER_CHARS, parse_value
 
 
@@ -162,3 +165,23 @@ def test_filters_wider_than_the_image_fail_typed(fn, size):
         defenses.from_spec(fn)(torch.rand(1, 3, size, size))
     ok = defenses.from_spec(fn)(torch.rand(1, 3, 16, 16))
     assert ok.shape == (1, 3, 16, 16)
+
+
+LONG = "/tmp/" + "a" * 300
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda: load_image(LONG + ".png"), InputError),
+        (lambda: read_state_dict(LONG + ".pt"), ModelError),
+        (lambda: defenses.from_spec(f"noise:path={LONG}.npy"), ConfigError),
+        (lambda: list_images(LONG), ConfigError),
+        (lambda: edgeguard.load(LONG + ".onnx"), ConfigError),
+        (lambda: edgeguard.export(LONG + ".onnx"), ConfigError),
+    ],
+)
+def test_300_character_paths(call, error):
+    # pathlib's is_file() raises OSError(ENAMETOOLONG) for these instead of answering
+    with pytest.raises(error, match="a name of 30[0-9] bytes is longer than file systems allow"):
+        call()

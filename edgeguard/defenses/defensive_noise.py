@@ -15,14 +15,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checks import check_batch
+from ..checks import check_batch, check_path
 from ..errors import ConfigError, InputError
 from ..registry import DEFENSES, Param
 
 
 def load_perturbation(path: str | Path) -> torch.Tensor:
     """Load v_def from ``.safetensors`` (key ``v_def``) or ``.npy`` as a ``(1, 3, H, W)`` tensor."""
-    p = Path(path)
+    p = check_path(path, what="noise: perturbation file")
     if not p.is_file():
         raise ConfigError(f"noise: perturbation file {str(p)!r} does not exist")
     try:

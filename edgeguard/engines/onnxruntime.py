@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import manifest as mf
+from ..checks import check_path
 from ..errors import ConfigError, EngineError, first_line
 from ..registry import ENGINES
 from .base import Engine, TensorSpec
@@ -98,7 +99,7 @@ class OnnxRuntimeEngine(Engine):
 
     def __init__(self, path: str | Path, provider: str | None = None, threads: int = 0) -> None:
         super().__init__()
-        self.path = Path(path)
+        self.path = check_path(path, what="engine file", error=EngineError)
         if not self.path.is_file():
             raise EngineError(f"engine file {str(self.path)!r} does not exist")
         self.manifest = read_onnx_manifest(self.path)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import manifest as mf
+from ..checks import check_path
 from ..errors import EngineError, InputError, StaleEngineError, first_line
 from ..provenance import file_sha256
 from ..registry import ENGINES
@@ -132,7 +133,7 @@ class TensorRTEngine(Engine):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__()
-        self.path = Path(path)
+        self.path = check_path(path, what="engine file", error=EngineError)
         if not self.path.is_file():
             raise EngineError(f"engine file {str(self.path)!r} does not exist")
         self._trt = _trt.import_tensorrt()

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .. import defenses, manifest
+from ..checks import check_path
 from ..engines.base import Engine, TensorSpec
 from ..engines.onnxruntime import OnnxRuntimeEngine
 from ..engines.torch import TorchEngine
@@ -30,7 +31,7 @@ from .wrap import DefendedModel, Normalize
 def _load(path: Path) -> Any:
     import onnx
 
-    if not path.is_file():
+    if not check_path(path, what="model file").is_file():
         raise ConfigError(f"model file {str(path)!r} does not exist")
     try:
         model = onnx.load(str(path))

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from .. import defenses, manifest, models
+from ..checks import check_path
 from ..engines.base import Engine
 from ..engines.torch import TorchEngine
 from ..errors import ConfigError, EngineError
@@ -199,6 +200,8 @@ def export(
             stages.from_spec(s)
     finish = functools.partial(_finish, lowp=lowp, host_stages=stage_specs)
     is_file = str(model).endswith(".onnx")
+    if is_file:
+        check_path(model, what="model file")  # before --out, whose default name derives from it
     if out:
         out_path = Path(out)
     elif is_file:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_path
 from ..engines._trt import PREFIX_SCOPES
 from ..errors import ConfigError, EngineError, InputError
 from .graph import dedupe_opsets
@@ -66,7 +67,7 @@ def list_images(folder: str | Path) -> list[Path]:
     Raises:
         ConfigError: ``folder`` is missing, not a folder, or holds no image files.
     """
-    root = Path(folder)
+    root = check_path(folder, what="--calib")
     if not root.is_dir():
         raise ConfigError(f"--calib {str(root)!r}: not a folder; pass a folder of calibration images")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..checks import check_path
 from ..errors import ModelError, first_line
 
 
@@ -19,7 +20,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     Raises:
         ModelError: missing, unreadable, corrupt, or not a mapping of tensors.
     """
-    p = Path(path)
+    p = check_path(path, what="weights file", error=ModelError)
     if not p.is_file():
         raise ModelError(f"weights file {str(p)!r} does not exist")
     try:
