@@ -279,9 +279,12 @@ def load(
     p = check_path(path, what="engine file")
     if p.name.endswith(mf.SIDECAR_SUFFIX):
         data = mf.load_sidecar(p)
-        if not data.get("engine"):
+        name = data.get("engine")
+        if not name:
             raise ConfigError(f"{p.name} names no engine file; pass the .onnx/.trt path instead")
-        p = p.with_name(data["engine"])
+        if not isinstance(name, str) or name in (".", "..") or Path(name).name != name:
+            raise ConfigError(f"{p.name}: 'engine' must name a file next to it, got {name!r}"[:200])
+        p = p.with_name(check_path(name, what=f"{p.name}: engine", error=ConfigError).name)
     engine = _open(p, provider, rebuild, threads)
     specs: Sequence[HostStage | str] = (
         host_stages if host_stages is not None else (engine.manifest or {}).get("host_stages", [])

@@ -185,3 +185,29 @@ def test_300_character_paths(call, error):
     # pathlib's is_file() raises OSError(ENAMETOOLONG) for these instead of answering
     with pytest.raises(error, match="a name of 30[0-9] bytes is longer than file systems allow"):
         call()
+
+
+@pytest.mark.parametrize("engine", [".", "..", "a" * 300 + ".onnx"])
+def test_sidecar_engine_names(tmp_path, engine):
+    import json
+
+    from edgeguard import manifest as mf
+
+    data = mf.new(
+        input_size=(8, 8),
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        labels=None,
+        defenses=[],
+        source={"model": "x", "sha256": "0" * 64},
+        versions={"edgeguard": "0"},
+    )
+    side = tmp_path / "m.edgeguard.json"
+    side.write_text(json.dumps(dict(data, engine=engine)))
+    with pytest.raises(ConfigError, match="engine") as info:
+        edgeguard.load(side)
+    assert (
+        "manifest field" in str(info.value)
+        or "must name a file next to it" in str(info.value)
+        or ("longer than file systems allow" in str(info.value))
+    )
