@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ._common import (
     PATH_MAX,
     CropOpt,
@@ -56,6 +56,14 @@ def infer_cmd(
         raise ConfigError(f"--batch {batch}: must be at least 1")
     if threads < 0:
         raise ConfigError(f"--threads {threads}: must be 0 (onnxruntime's default) or more")
+    for img in images:  # every path checked before the engine loads (not after 99 results)
+        if img.is_dir():
+            raise InputError(
+                f"image {str(img)!r} is a folder; pass image files (DIR/*.jpg), or run "
+                f"`edgeguard camera --source DIR` on a folder"
+            )
+        if not img.is_file():
+            raise InputError(f"image {str(img)!r} does not exist")
     pipe = load(
         engine,
         provider=provider,

@@ -286,3 +286,26 @@ def test_auto_crop_passes_the_source_roi_view(sign_engine: Path) -> None:
     CameraLoop(rec, src, LoopOptions(draw_overlay=False)).run()
     assert pipe.crop == "resize" and all(c == "resize" for c, _ in rec.calls)
     assert all(f.shape[:2] != (120, 160) for _, f in rec.calls[1:])  # the sign's box, not the frame
+
+
+def test_run_outputs_check_everything_and_create_nothing(tmp_path: Path) -> None:
+    from edgeguard.camera.outputs import RunOutputs
+
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    (snaps / "frame_000001.jpg").write_bytes(b"old")
+    with pytest.raises(ConfigError, match="already holds frame_"):
+        RunOutputs(snapshots=snaps)
+    out = RunOutputs(snapshots=snaps, overwrite={"snapshots"})
+    path = out.snapshots.save(np.full((8, 8, 3), 200, np.uint8), 1)
+    assert path == str(snaps / "frame_000001.jpg") and (snaps / "frame_000001.jpg").read_bytes() != b"old"
+    assert sorted(p.name for p in snaps.iterdir()) == ["frame_000001.jpg"]  # renamed, no temp left
+    fresh = tmp_path / "new" / "deeper"
+    out = RunOutputs(
+        record=tmp_path / "v.mp4", events=tmp_path / "e.jsonl", summary=tmp_path / "s.json", snapshots=fresh
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snaps"]  # checks create nothing
+    out.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snaps"]
+    with pytest.raises(ValueError, match="unknown outputs"):
+        RunOutputs(overwrite={"video"})

@@ -145,3 +145,14 @@ def test_megabyte_labels_keep_the_camera_loop_fast(tmp_path: Path, cli) -> None:
     s = json.loads(summary.read_text())
     assert s["labels"] == {"B" * 1_000_000: 6}  # whole in the summary
     assert s["stage_ms"]["overlay"]["p50"] < 200  # 2 s per frame when the overlay drew all of it
+
+
+def test_image_paths_are_checked_before_the_engine_loads(tmp_path: Path, cli) -> None:
+    img = image(tmp_path / "x.png")
+    missing_engine = tmp_path / "none.onnx"  # never opened: the paths fail first
+    one_line_error(cli("infer", str(img), str(tmp_path), "-e", str(missing_engine)), "is a folder")
+    one_line_error(
+        cli("infer", str(img), str(tmp_path / "gone.png"), "-e", str(missing_engine)),
+        "gone.png",
+        "does not exist",
+    )
