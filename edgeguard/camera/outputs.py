@@ -26,6 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..checks import check_path
 from ..errors import ConfigError, SourceError
 from ..outputs import OutputGroup, check_destination
 
@@ -43,7 +44,7 @@ def check_output_file(
     Raises:
         ConfigError: naming the option and the reason.
     """
-    p = Path(path).expanduser()
+    p = check_path(path, what=what).expanduser()  # a 300-char name is typed before any stat
     if suffixes and p.suffix.lower() not in suffixes and not p.is_dir():
         raise ConfigError(f"{what} {str(p)!r}: expected a file ending in {', '.join(suffixes)}")
     return check_destination(p, what=what, exists=exists)
@@ -134,7 +135,7 @@ class Snapshots:
     """
 
     def __init__(self, folder: Path, quality: int = 90, *, overwrite: bool = False) -> None:
-        self.folder = Path(folder).expanduser()
+        self.folder = check_path(folder, what="--snapshots").expanduser()  # before any stat
         if self.folder.exists() and not self.folder.is_dir():
             raise ConfigError(f"--snapshots {str(self.folder)!r} is a file; give a folder")
         check_destination(self.folder / "frame_000000.jpg", what="--snapshots", make_parents=True)

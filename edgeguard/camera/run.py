@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..checks import check_path
 from ..errors import ConfigError, SourceError
 from . import default
 from .channel import Backoff
@@ -197,7 +198,7 @@ def _make_out_dir(out_dir: Path | None) -> Path | None:
     """Create ``--out-dir`` (and its parents); return it when this call created it."""
     if out_dir is None:
         return None
-    p = Path(out_dir).expanduser()
+    p = check_path(out_dir, what="--out-dir").expanduser()  # a 300-char name: typed, before any stat
     if p.exists() and not p.is_dir():
         raise ConfigError(f"--out-dir {str(p)!r} is a file; give a folder")
     if p.is_dir():

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 import cv2
 import numpy as np
 
+from ..checks import check_path
 from ..errors import InputError, SourceError
 from ..preprocess import load_image, to_bgr
 from ..registry import SOURCES, Entry, uri_scheme
@@ -364,7 +365,7 @@ def open_files(spec: str, opts: SourceOptions) -> Source:
 
 def _files(spec: str) -> Source | None:
     """Folder, glob or file; ``None`` if nothing matches."""
-    p = Path(spec).expanduser()
+    p = check_path(spec, what="--source", error=SourceError).expanduser()  # long names: typed, before stat
     if any(c in spec for c in "*?[") and not p.exists():  # a folder named "[cam]" is a folder, not a glob
         paths = sorted(Path(q) for q in glob.glob(str(p)) if Path(q).suffix.lower() in IMAGE_SUFFIXES)
         if not paths:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..checks import check_path
 from ..errors import ConfigError, InputError
 from ._common import (
     PATH_MAX,
@@ -57,6 +58,7 @@ def infer_cmd(
     if threads < 0:
         raise ConfigError(f"--threads {threads}: must be 0 (onnxruntime's default) or more")
     for img in images:  # every path checked before the engine loads (not after 99 results)
+        img = check_path(img, what="image", error=InputError)  # a 300-char name: typed, before stat
         if img.is_dir():
             raise InputError(
                 f"image {str(img)!r} is a folder; pass image files (DIR/*.jpg), or run "

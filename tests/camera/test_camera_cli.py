@@ -92,6 +92,11 @@ def test_video_file_end_to_end(cli, sign_engine: Path, drive_video: Path, tmp_pa
         (["--crop", "1,2,3"], "--crop '1,2,3'"),
         (["--threads", "-1"], "--threads -1"),
         (["--transport", "quic"], "--transport 'quic'"),
+        (["--source", "y" * 300], "--source 'yyy"),
+        (["--snapshots", "y" * 300], "longer than"),
+        (["--out-dir", "y" * 300], "longer than"),
+        (["--record", "y" * 300 + ".txt"], "longer than"),
+        (["--summary", "s.json", "--events", "s.json"], "give each output its own file"),
     ],
 )
 def test_cli_errors_are_one_line_and_exit_2(cli, sign_engine: Path, args: list[str], needle: str) -> None:

@@ -156,3 +156,5 @@ def test_image_paths_are_checked_before_the_engine_loads(tmp_path: Path, cli) ->
         "gone.png",
         "does not exist",
     )
+    long_name = "x" * 300 + ".png"
+    one_line_error(cli("infer", str(img), long_name, "-e", str(missing_engine)), "longer than")
