@@ -137,6 +137,8 @@ def test_shared_options_are_declared_once():
             p = opt(command, flag)
             assert p.help == declared.help, (command, flag)
             assert sorted(p.opts) == sorted(o for o in (flag, short) if o), (command, flag)
+    for flag, shared in (("--provider", _common.ProviderOpt), ("--threads", _common.ThreadsOpt)):
+        assert opt("demo", flag).help == shared.__metadata__[0].help  # demo takes them too
     assert opt("infer", "--engine").help == _common.ENGINE_HELP
     assert opt("camera", "--engine").help.startswith(_common.ENGINE_HELP)
     assert opt("infer", "--crop").default == "resize" and opt("camera", "--crop").default == "auto"
