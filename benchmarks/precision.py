@@ -80,7 +80,7 @@ def main() -> dict:
                 "top1": round(float((pred == labels).mean()), 4),
                 "agreement_with_fp32": round(float((pred == ref.argmax(1)).mean()), 4),
                 "max_rel_vs_fp32": rel,
-                "export_parity": res.manifest.get("precision_parity"),
+                "export_parity": pp.to_dict() if (pp := res.manifest.precision.parity) else None,
                 "ms_per_image_cpu": round(ms, 3),
                 "export_seconds": round(secs, 1),
                 "file_kb": round(res.path.stat().st_size / 1024, 1),

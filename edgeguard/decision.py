@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .manifest import Manifest
 from .registry import DECISIONS
 
-Decision = Callable[[dict[str, np.ndarray], dict[str, Any]], list[dict[str, Any]]]
+Decision = Callable[[dict[str, np.ndarray], Manifest], list[dict[str, Any]]]
 
 
 def for_task(task: str, **options: Any) -> Decision:
@@ -54,12 +55,12 @@ def classification(top: int = 5, output: str = "logits") -> Decision:
     if top < 1:
         raise ConfigError(f"--top {top}: must be at least 1")
 
-    def decide(outputs: dict[str, np.ndarray], manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    def decide(outputs: dict[str, np.ndarray], manifest: Manifest) -> list[dict[str, Any]]:
         logits = outputs.get(output, next(iter(outputs.values())))
         probs = softmax(logits.astype(np.float64))
-        labels = manifest.get("labels") or []
-        det = manifest.get("detector")
-        scores = outputs.get(det["output"]) if det else None
+        labels = manifest.labels or ()
+        det = manifest.detector
+        scores = outputs.get(det.output) if det else None
         results = []
         for i, p in enumerate(probs):
             idx = np.argsort(-p, kind="stable")[: min(top, p.size)]
@@ -76,7 +77,7 @@ def classification(top: int = 5, output: str = "logits") -> Decision:
             if scores is not None:
                 s = float(np.asarray(scores[i]).reshape(-1)[0])
                 res["adversarial_score"] = s
-                res["flagged"] = bool(s > det["threshold"])
+                res["flagged"] = bool(s > det.threshold)  # type: ignore[union-attr]
             results.append(res)
         return results
 

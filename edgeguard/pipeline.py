@@ -26,6 +26,7 @@ from . import decision as decisions
 from .checks import check_image_batch, check_path
 from .engines import Engine, open_engine
 from .errors import ConfigError, EngineError, InputError, StaleEngineError
+from .manifest import InputSpec, Manifest
 from .preprocess import check_crop, load_image, preprocess
 
 HostStage = Callable[[np.ndarray], np.ndarray]
@@ -107,7 +108,7 @@ class Pipeline:
         allow_slow: bool = True,
     ) -> None:
         self.engine = engine
-        self.manifest: dict[str, Any] = engine.manifest or _bare_manifest(engine)
+        self.manifest: Manifest = engine.manifest or _bare_manifest(engine)
         for stage in host_stages:
             if not allow_slow and getattr(stage, "realtime", True) is False:
                 raise ConfigError(
@@ -115,16 +116,16 @@ class Pipeline:
                     f"use it with --escalate so it only runs on flagged frames"
                 )
         self.host_stages = list(host_stages)
-        self.size = tuple(self.manifest["input"]["size"])
-        self.color = self.manifest["input"].get("color", "RGB")
+        self.size = self.manifest.input.size
+        self.color = self.manifest.input.color
         self.crop = check_crop(crop)
-        self.decide = decisions.for_task(self.manifest.get("task", "classification"), top=top)
+        self.decide = decisions.for_task(self.manifest.task, top=top)
         self.escalate = escalate
         self.gate = gate or flagged_gate
 
     @property
-    def labels(self) -> list[str] | None:
-        return self.manifest.get("labels")
+    def labels(self) -> tuple[str, ...] | None:
+        return self.manifest.labels
 
     def __enter__(self) -> Pipeline:
         self.engine.activate()
@@ -231,7 +232,7 @@ def _as_array(x: Any) -> np.ndarray:
     )
 
 
-def _bare_manifest(engine: Engine) -> dict[str, Any]:
+def _bare_manifest(engine: Engine) -> Manifest:
     """For a plain ONNX file without an edgeguard manifest: infer size from its input, no labels."""
     shape = engine.inputs[0].shape
     if len(shape) != 4 or shape[2] is None or shape[3] is None:
@@ -239,13 +240,12 @@ def _bare_manifest(engine: Engine) -> dict[str, Any]:
             f"engine input {engine.inputs[0].describe()} has no fixed H, W and no edgeguard manifest; "
             f"re-export it with `edgeguard export MODEL.onnx --input-size N`"
         )
-    return {
-        "task": "classification",
-        "labels": None,
-        "detector": None,
-        "host_stages": [],
-        "input": {"name": engine.inputs[0].name, "size": [shape[2], shape[3]], "color": "RGB"},
-    }
+    spec = engine.inputs[0]
+    outputs = tuple(o.name for o in engine.outputs) or ("logits",)
+    try:
+        return Manifest(input=InputSpec(name=spec.name, size=(shape[2], shape[3])), outputs=outputs)
+    except ConfigError as err:
+        raise ConfigError(f"engine without an edgeguard manifest: {err}") from None
 
 
 def load(
@@ -279,15 +279,13 @@ def load(
     p = check_path(path, what="engine file")
     if p.name.endswith(mf.SIDECAR_SUFFIX):
         data = mf.load_sidecar(p)
-        name = data.get("engine")
+        name = data.engine  # a bare file name: the manifest refuses ".", "..", folders and NUL
         if not name:
             raise ConfigError(f"{p.name} names no engine file; pass the .onnx/.trt path instead")
-        if not isinstance(name, str) or name in (".", "..") or Path(name).name != name:
-            raise ConfigError(f"{p.name}: 'engine' must name a file next to it, got {name!r}"[:200])
         p = p.with_name(check_path(name, what=f"{p.name}: engine", error=ConfigError).name)
     engine = _open(p, provider, rebuild, threads)
     specs: Sequence[HostStage | str] = (
-        host_stages if host_stages is not None else (engine.manifest or {}).get("host_stages", [])
+        host_stages if host_stages is not None else (engine.manifest.host_stages if engine.manifest else ())
     )
     return Pipeline(
         engine,

@@ -157,7 +157,7 @@ def test_manifest_host_stages_are_rebuilt_on_load(tmp_path):
     from edgeguard.stages import JPEG
 
     res = export("resnet18", input_size=32, stage=["jpeg:75"], out=tmp_path / "s.onnx")
-    assert res.manifest["host_stages"] == ["jpeg:quality=75"]
+    assert res.manifest.host_stages == ("jpeg:quality=75",)
     pipe = edgeguard.load(res.sidecar)  # via the sidecar this time
     assert len(pipe.host_stages) == 1 and isinstance(pipe.host_stages[0], JPEG)
     x = np.random.default_rng(2).random((1, 3, 32, 32), dtype=np.float32)

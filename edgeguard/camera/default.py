@@ -88,7 +88,7 @@ def cached_is_current(path: Path, sha: str, specs: list[str]) -> bool:
         data = manifest.load_sidecar(side)
     except ConfigError:
         return False
-    return data.get("source", {}).get("sha256") == sha and list(data.get("defenses", [])) == specs
+    return data.provenance.source.sha256 == sha and list(data.defenses) == specs
 
 
 def shipped_engine(log=print) -> Path:  # noqa: ANN001 - any callable taking one string

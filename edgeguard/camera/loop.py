@@ -52,7 +52,7 @@ class LoopOptions:
 
 def check_task(pipeline: Any, task: str | None) -> None:
     """Raise ConfigError when the engine's manifest task is not the one the loop was asked for."""
-    have = pipeline.manifest.get("task", "classification")
+    have = pipeline.manifest.task
     if task is not None and task != have:
         raise ConfigError(
             f"--task {task}: the engine's manifest says it is a {have} model; pass --task {have} "
@@ -271,7 +271,6 @@ class CameraLoop:
         t0 = time.perf_counter()
         if self.opt.draw_overlay:
             fps_e2e, fps_eng = self.stats.live_fps()
-            det = self.pipe.manifest.get("detector") or {}
             overlay.draw(
                 img,
                 decision,
@@ -279,7 +278,7 @@ class CameraLoop:
                     fps_e2e=fps_e2e,
                     fps_engine=fps_eng,
                     timing_ms=timing,
-                    threshold=det.get("threshold"),
+                    threshold=self.pipe.manifest.detector.threshold if self.pipe.manifest.detector else None,
                     roi=roi,
                     frame_index=frame.index,
                     escalated=escalated,
@@ -390,7 +389,7 @@ class CameraLoop:
             "live": self.live,
             "engine": str(getattr(eng, "path", "")),
             "provider": getattr(eng, "provider", ""),
-            "task": self.pipe.manifest.get("task", "classification"),
+            "task": self.pipe.manifest.task,
             "crop": list(self.opt.crop) if isinstance(self.opt.crop, tuple) else self.opt.crop,
             "stopped_by": self.stopped_by,
             "error": self.error,

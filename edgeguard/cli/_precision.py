@@ -32,21 +32,19 @@ def plan_engine(engine: str, batch: str) -> Any:
 def engine_report(res: Any, profile: Any, workspace: int) -> None:
     """Print precision parity and calibration provenance; build the TensorRT plan if asked."""
     m = res.manifest
-    pp = m.get("precision_parity")
+    pp = m.precision.parity
     if pp:
-        limit = f" (≤ {pp['tolerance']:.0e})" if pp.get("tolerance") else ""
-        tol = f", relative {pp['max_rel']:.2e}{limit}"
+        limit = f" (≤ {pp.tolerance:.0e})" if pp.tolerance else ""
+        tol = f", relative {pp.max_rel:.2e}{limit}"
         console.print(
-            f"  {m['precision']:<7}: vs fp32 on {pp['images']} images: top-1 agreement "
-            f"{pp['top1_agreement']:.1%} (≥ {pp['min_agreement']:.0%}){tol}"
+            f"  {m.precision.mode:<7}: vs fp32 on {pp.images} images: top-1 agreement "
+            f"{pp.top1_agreement:.1%} (≥ {pp.min_agreement:.0%}){tol}"
         )
-    cal = m.get("calibration")
+    cal = m.precision.calibration
     if cal:
-        console.print(
-            f"  calib  : {cal['images']} images from {cal['folder']}/ (sha256 {cal['sha256'][:12]}…)"
-        )
-        if cal.get("warning"):
-            err_console.print(f"[yellow]warning:[/] {cal['warning']}")
+        console.print(f"  calib  : {cal.images} images from {cal.folder}/ (sha256 {cal.sha256[:12]}…)")
+        if cal.warning:
+            err_console.print(f"[yellow]warning:[/] {cal.warning}")
     if profile is None:
         return
     from ..exporter.tensorrt import ensure_engine
@@ -54,13 +52,12 @@ def engine_report(res: Any, profile: Any, workspace: int) -> None:
     with console.status("building TensorRT plan …"):
         build = ensure_engine(res.path, batch=profile, workspace_mb=workspace)
     r = build.record
-    how = "strongly typed" if r.get("strongly_typed") else ", ".join(r.get("flags") or ["FP32"])
+    how = "strongly typed" if r.strongly_typed else ", ".join(r.flags or ["FP32"])
     state = "reused (cache valid)"
     if build.built:
-        state = f"built in {r.get('build_seconds', 0):.1f} s ({build.reason})"
+        state = f"built in {r.build_seconds:.1f} s ({build.reason})"
     console.print(f"[bold green]wrote[/] {build.path}  (+ {build.sidecar.name})")
     console.print(
-        f"  engine : TensorRT {r['version']} on {r['device']['name']} "
-        f"(sm {r['device']['compute_capability']}), "
-        f"{r['precision']}, {how}, batch {profile.describe()}; {state}"
+        f"  engine : TensorRT {r.version} on {r.device.name} (sm {r.device.compute_capability}), "
+        f"{r.precision}, {how}, batch {profile.describe()}; {state}"
     )

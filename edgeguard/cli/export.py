@@ -129,12 +129,10 @@ def export_cmd(
         res = export(**opts)
     m = res.manifest
     console.print(f"[bold green]wrote[/] {res.path}  (+ {res.sidecar.name})")
-    console.print(
-        f"  input  : input float32 (B, 3, {m['input']['size'][0]}, {m['input']['size'][1]}) RGB [0, 1]"
-    )
-    console.print(f"  defense: {' → '.join(m['defenses']) or 'none'} → normalize → {m['source']['model']}")
-    if m.get("host_stages"):
-        console.print(f"  host   : {' → '.join(m['host_stages'])} (run before the engine by edgeguard.load)")
+    console.print(f"  input  : input float32 (B, 3, {m.input.size[0]}, {m.input.size[1]}) RGB [0, 1]")
+    console.print(f"  defense: {' → '.join(m.defenses) or 'none'} → normalize → {m.provenance.source.model}")
+    if m.host_stages:
+        console.print(f"  host   : {' → '.join(m.host_stages)} (run before the engine by edgeguard.load)")
     p = res.parity
     console.print(
         f"  parity : max abs {p.max_abs:.2e}, relative {p.max_rel:.2e} (≤ {p.tolerance:.0e}) on "

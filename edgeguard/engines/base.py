@@ -17,6 +17,7 @@ import numpy as np
 
 from ..checks import check_finite
 from ..errors import InputError
+from ..manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Engine(ABC):
     inputs, times calls and manages the context.
     """
 
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
     provider: str = ""
     TIMING_WINDOW = 8192
 

@@ -43,7 +43,7 @@ def choose_providers(provider: str | None, available: list[str]) -> list[str]:
     return [full] if full == "CPUExecutionProvider" else [full, "CPUExecutionProvider"]
 
 
-def read_onnx_manifest(path: Path) -> dict[str, Any] | None:
+def read_onnx_manifest(path: Path) -> mf.Manifest | None:
     """The manifest embedded in an ONNX file (or its sidecar when the graph carries none)."""
     import onnx
 

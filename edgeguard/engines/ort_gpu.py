@@ -11,7 +11,8 @@ strongly typed and takes precision from the graph alone (its docs); there these 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from ..manifest import Manifest
 
 TRT_EP = "TensorrtExecutionProvider"
 CUDA_EP = "CUDAExecutionProvider"
@@ -19,10 +20,10 @@ CACHE_DIR = ".trt_cache"
 
 
 def provider_options(
-    providers: list[str], model_path: str | Path, manifest: dict[str, Any] | None, workspace_mb: int = 1024
+    providers: list[str], model_path: str | Path, manifest: Manifest | None, workspace_mb: int = 1024
 ) -> list[str | tuple[str, dict[str, str]]]:
     """Attach options to the CUDA/TensorRT providers in ``providers`` (others pass through unchanged)."""
-    precision = (manifest or {}).get("precision", "fp32")
+    precision = manifest.precision.mode if manifest else "fp32"
     out: list[str | tuple[str, dict[str, str]]] = []
     for name in providers:
         if name == TRT_EP:

@@ -42,39 +42,38 @@ def require_tensorrt() -> dict[str, str]:
     return _trt.device_info()
 
 
-def stale_reason(recorded: dict[str, Any] | None, expected: dict[str, Any]) -> str | None:
+def stale_reason(recorded: mf.TensorRTBuild | None, expected: dict[str, Any]) -> str | None:
     """Why a plan built as ``recorded`` (its sidecar's ``tensorrt`` record) cannot be used where
     ``expected`` describes the machine and source (``None`` when it can).
 
     ``expected`` holds ``onnx_sha256``, ``version``, ``device``, ``precision`` and ``profile``; a
     ``None`` value is not compared (the runtime does not know which precision/profile is wanted).
     """
-    if not recorded:
+    if recorded is None:
         return "its sidecar does not record how it was built"
     want_sha = expected.get("onnx_sha256")
-    if want_sha is not None and recorded.get("onnx_sha256") != want_sha:
-        old = str(recorded.get("onnx_sha256"))[:12]
-        return f"the source ONNX changed (sha256 {old}… → {want_sha[:12]}…)"
-    if recorded.get("version") != expected["version"]:
-        return f"it was built with TensorRT {recorded.get('version')}, this is TensorRT {expected['version']}"
-    dev, want = recorded.get("device") or {}, expected["device"]
-    if dev.get("compute_capability") != want["compute_capability"] or dev.get("name") != want["name"]:
+    if want_sha is not None and recorded.onnx_sha256 != want_sha:
+        return f"the source ONNX changed (sha256 {recorded.onnx_sha256[:12]}… → {want_sha[:12]}…)"
+    if recorded.version != expected["version"]:
+        return f"it was built with TensorRT {recorded.version}, this is TensorRT {expected['version']}"
+    dev, want = recorded.device, expected["device"]
+    if dev.compute_capability != want["compute_capability"] or dev.name != want["name"]:
         return (
-            f"it was built for {dev.get('name')} (sm {dev.get('compute_capability')}), this GPU is "
+            f"it was built for {dev.name} (sm {dev.compute_capability}), this GPU is "
             f"{want['name']} (sm {want['compute_capability']})"
         )
-    if expected.get("precision") is not None and recorded.get("precision") != expected["precision"]:
-        return f"precision {recorded.get('precision')} → {expected['precision']}"
-    if expected.get("profile") is not None and recorded.get("profile") != expected["profile"]:
-        return f"batch profile {recorded.get('profile')} → {expected['profile']}"
+    if expected.get("precision") is not None and recorded.precision != expected["precision"]:
+        return f"precision {recorded.precision} → {expected['precision']}"
+    profile = recorded.profile.to_dict()
+    if expected.get("profile") is not None and profile != expected["profile"]:
+        return f"batch profile {profile} → {expected['profile']}"
     return None
 
 
-def plan_source(plan: Path, record: dict[str, Any]) -> Path | None:
+def plan_source(plan: Path, record: mf.TensorRTBuild) -> Path | None:
     """The source ONNX a plan's build record names, when it sits beside the plan."""
-    name = str(record.get("onnx") or "")
-    src = plan.with_name(name) if name and Path(name).name == name else None
-    return src if src is not None and src.is_file() else None
+    src = plan.with_name(record.onnx)  # a bare file name: the manifest checks it
+    return src if src.is_file() else None
 
 
 def check_plan(plan: str | Path, trt_version: str | None = None) -> None:
@@ -86,8 +85,8 @@ def check_plan(plan: str | Path, trt_version: str | None = None) -> None:
     """
     plan = Path(plan)
     side = mf.sidecar_path(plan)
-    record = (mf.load_sidecar(side) if side.is_file() else {}).get("tensorrt")
-    if not record:
+    record = mf.load_sidecar(side).tensorrt if side.is_file() else None
+    if record is None:
         return
     version = trt_version if trt_version is not None else str(_trt.import_tensorrt().__version__)
     src = plan_source(plan, record)
@@ -101,7 +100,7 @@ def check_plan(plan: str | Path, trt_version: str | None = None) -> None:
         return
     if src is None:
         how = (
-            f"its source {record.get('onnx')!r} is not next to it, so it cannot be rebuilt — copy the .onnx "
+            f"its source {record.onnx!r} is not next to it, so it cannot be rebuilt — copy the .onnx "
             "beside it or run `edgeguard export … --engine trt` on this machine"
         )
     else:
@@ -195,9 +194,9 @@ class TensorRTEngine(Engine):
         if all(a <= s <= b for a, s, b in zip(lo, shape, hi)):
             return
         built = ""
-        if self.manifest and self.manifest.get("tensorrt"):
-            p = self.manifest["tensorrt"]["profile"]
-            built = f" (built with --batch {p['min']},{p['opt']},{p['max']})"
+        if self.manifest and self.manifest.tensorrt:
+            p = self.manifest.tensorrt.profile
+            built = f" (built with --batch {p.min},{p.opt},{p.max})"
         raise InputError(
             f"engine input {name!r}: shape {shape} is outside {self.path.name}'s optimisation profile "
             f"min {lo} / opt {opt} / max {hi}{built}; split the batch or rebuild with a wider --batch"

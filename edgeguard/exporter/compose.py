@@ -250,7 +250,7 @@ def export_onnx_file(
         versions=versions(),
         opset=target,
         outputs=("logits", *[n.removeprefix("m/") for n in out_names[1:]]),
+        dynamic_batch=dynamic_batch,
     )
-    data["input"]["dynamic_batch"] = dynamic_batch
     images = parity_images if dynamic_batch else 1
     return finish(merged, out_path, data, reference, size, tolerance, images, t0)

@@ -16,7 +16,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ class ExportResult:
 
     path: Path
     sidecar: Path
-    manifest: dict[str, Any]
+    manifest: manifest.Manifest
     parity: Parity
     ops: Counter = field(default_factory=Counter)
     seconds: float = 0.0
@@ -61,7 +61,7 @@ def state_sha256(model: torch.nn.Module) -> str:
 def _finish(
     model: Any,
     out: Path,
-    data: dict,
+    data: manifest.Manifest,
     reference: Engine,
     size: tuple[int, int],
     tolerance: float,
@@ -81,7 +81,7 @@ def _finish(
     import onnx
 
     if host_stages:
-        data = dict(data, host_stages=list(host_stages))
+        data = replace(data, host_stages=tuple(host_stages))
 
     onnx.checker.check_model(model)
     side = manifest.sidecar_path(out)
@@ -99,7 +99,7 @@ def _finish(
                 f"A quantising defense (bits) placed after a smoothing one turns float rounding noise "
                 f"into whole quantisation steps: put bits first, or raise --tolerance knowingly"
             )
-        data = dict(data, parity=parity.as_dict())
+        data = replace(data, provenance=replace(data.provenance, parity=manifest.Parity(**parity.as_dict())))
         if lowp is not None:
             from .precision import lower
 

@@ -25,12 +25,13 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import manifest as mf
 from ..errors import ConfigError, EngineError
 from .quantize import check_tensorrt_qdq, list_images, load_batch, prefix_nodes, quantize_int8
 
@@ -175,12 +176,11 @@ def drop_round_trips(model: Any) -> Any:
     return model
 
 
-def eval_images(data: dict[str, Any], calib: str | Path | None, photos: int) -> np.ndarray:
+def eval_images(data: mf.Manifest, calib: str | Path | None, photos: int) -> np.ndarray:
     """Parity photos plus up to :data:`AGREEMENT_CALIB_IMAGES` calibration images (evenly spaced)."""
     from ..samples import photo_batch
 
-    size = tuple(data["input"]["size"])
-    x = photo_batch(photos, size)  # type: ignore[arg-type]
+    x = photo_batch(photos, data.input.size)
     if calib is not None:
         files = list_images(calib)
         step = max(1, len(files) // AGREEMENT_CALIB_IMAGES)
@@ -216,17 +216,17 @@ def compare_graphs(
 
 
 def lower(
-    model: Any, data: dict[str, Any], fp32_path: str | Path, opts: PrecisionOptions, photos: int = 4
-) -> tuple[Any, dict[str, Any]]:
+    model: Any, data: mf.Manifest, fp32_path: str | Path, opts: PrecisionOptions, photos: int = 4
+) -> tuple[Any, mf.Manifest]:
     """Lower the exported FP32 ``model`` (also saved at ``fp32_path``) to ``opts.precision``.
 
-    Returns the new model and the manifest with ``precision``, ``precision_parity`` and (INT8)
-    ``calibration`` set. Raises EngineError (naming the numbers) when parity with FP32 fails.
+    Returns the new model and the manifest with ``precision`` (mode, parity and, for INT8, calibration)
+    set. Raises EngineError (naming the numbers) when parity with FP32 fails.
     """
     import onnx
 
     if opts.precision == "fp32":
-        return model, dict(data, precision="fp32")
+        return model, replace(data, precision=mf.Precision(mode="fp32"))
     calibration = None
     if opts.precision == "fp16":
         low = to_fp16(model)
@@ -241,7 +241,7 @@ def lower(
     onnx.checker.check_model(low)
     check_tensorrt_qdq(low, where=f"{opts.precision} graph")
     x = eval_images(data, opts.calib, photos)
-    parity = compare_graphs(model, low, x, opts, data["input"]["name"])
+    parity = compare_graphs(model, low, x, opts, data.input.name)
     log.info("%s parity vs fp32: %s", opts.precision, parity.as_dict())
     if not parity.ok:
         rel = f"relative error {parity.max_rel:.2e}" + (
@@ -253,7 +253,10 @@ def lower(
             + ("Use more/more representative --calib images, or " if opts.precision == "int8" else "")
             + "lower --min-agreement knowingly"
         )
-    out = dict(data, precision=opts.precision, precision_parity=parity.as_dict())
-    if calibration is not None:
-        out["calibration"] = calibration
-    return low, out
+    record = {k: v for k, v in parity.as_dict().items() if k != "precision"}
+    precision = mf.Precision(
+        mode=opts.precision,  # type: ignore[arg-type]
+        parity=mf.PrecisionParity(**record),
+        calibration=mf.Calibration(**calibration) if calibration is not None else None,
+    )
+    return low, replace(data, precision=precision)

@@ -26,6 +26,7 @@ import numpy as np
 from ..checks import check_path
 from ..engines._trt import PREFIX_SCOPES
 from ..errors import ConfigError, EngineError, InputError
+from ..manifest import Manifest
 from .graph import dedupe_opsets
 
 log = logging.getLogger("edgeguard.quantize")
@@ -91,13 +92,12 @@ def folder_digest(root: str | Path, images: list[Path]) -> str:
     return h.hexdigest()
 
 
-def load_batch(images: list[Path], data: dict[str, Any]) -> np.ndarray:
+def load_batch(images: list[Path], data: Manifest) -> np.ndarray:
     """Read and preprocess images exactly as the manifest says (size, colour order; [0, 1] floats)."""
     from ..preprocess import load_image, preprocess
 
     frames = [load_image(p) for p in images]  # InputError names an undecodable file
-    size = tuple(data["input"]["size"])
-    return preprocess(frames, size, color=data["input"].get("color", "RGB"))  # type: ignore[arg-type]
+    return preprocess(frames, data.input.size, color=data.input.color)
 
 
 def _reader_class() -> type:
@@ -106,9 +106,9 @@ def _reader_class() -> type:
     class FolderReader(CalibrationDataReader):
         """Feeds ``(B, 3, H, W)`` batches of preprocessed calibration images to onnxruntime."""
 
-        def __init__(self, images: list[Path], data: dict[str, Any], step: Callable[[int], None]) -> None:
+        def __init__(self, images: list[Path], data: Manifest, step: Callable[[int], None]) -> None:
             self.images, self.data, self.step = images, data, step
-            self.input_name = data["input"]["name"]
+            self.input_name = data.input.name
             self._it: Iterator[int] = iter(range(0, len(images), CALIB_BATCH))
 
         def get_next(self) -> dict[str, np.ndarray] | None:
@@ -130,7 +130,7 @@ def quantize_int8(
     fp32_path: str | Path,
     out_path: str | Path,
     calib: str | Path,
-    data: dict[str, Any],
+    data: Manifest,
     *,
     progress: bool = True,
     per_channel: bool = True,

@@ -25,7 +25,7 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ class EngineBuild:
     sidecar: Path
     built: bool
     reason: str
-    record: dict[str, Any]
+    record: mf.TensorRTBuild
 
 
 def plan_name(stem: str, profile: BatchProfile, version: str, device: dict[str, str], precision: str) -> str:
@@ -295,7 +295,7 @@ def ensure_engine(
     }
     side = mf.sidecar_path(path)
     if path.is_file() and not force:
-        recorded = mf.load_sidecar(side).get("tensorrt") if side.is_file() else None
+        recorded = mf.load_sidecar(side).tensorrt if side.is_file() else None
         reason = stale_reason(recorded, expected)
         if reason is None:
             log.info(
@@ -313,15 +313,17 @@ def ensure_engine(
     # plan + sidecar are written as one group: a failed build leaves an older plan and its sidecar as
     # they were, and never a plan whose sidecar describes another build.
     with OutputGroup([path, side], what=["TensorRT plan", "TensorRT plan's sidecar"]) as group:
-        record = build_plan(
-            src,
-            group.temp(path),
-            profile=profile,
-            workspace_mb=workspace_mb,
-            timing_cache=cache,
-            strongly_typed=strongly_typed,
+        record = mf.TensorRTBuild.from_dict(
+            build_plan(
+                src,
+                group.temp(path),
+                profile=profile,
+                workspace_mb=workspace_mb,
+                timing_cache=cache,
+                strongly_typed=strongly_typed,
+            )
         )
-        data = dict(data, precision=precision, tensorrt=record)
+        data = replace(data, precision=replace(data.precision, mode=precision), tensorrt=record)
         mf.save_sidecar(data, path, to=group.temp(side))
     return EngineBuild(path, side, True, reason, record)
 
@@ -339,8 +341,8 @@ def rebuild_plan(plan: str | Path) -> EngineBuild:
     """
     plan = Path(plan)
     side = mf.sidecar_path(plan)
-    record = (mf.load_sidecar(side) if side.is_file() else {}).get("tensorrt")
-    if not record:
+    record = mf.load_sidecar(side).tensorrt if side.is_file() else None
+    if record is None:
         raise EngineError(
             f"{plan.name} has no sidecar build record, so edgeguard cannot tell what to rebuild it from; "
             "rebuild it with `edgeguard export MODEL --engine trt`"
@@ -353,12 +355,12 @@ def rebuild_plan(plan: str | Path) -> EngineBuild:
             raise
         src = err.source
     trt = _trt.import_tensorrt()
-    typed = bool(record.get("strongly_typed")) and _trt.major(trt) < 11
+    typed = record.strongly_typed and _trt.major(trt) < 11
     return ensure_engine(
         src,
         plan,
-        batch=BatchProfile(**record["profile"]),
+        batch=BatchProfile(**record.profile.to_dict()),
         force=True,
-        workspace_mb=int(record.get("workspace_mb", DEFAULT_WORKSPACE_MB)),
+        workspace_mb=record.workspace_mb,
         strongly_typed=typed,
     )

@@ -158,8 +158,8 @@ def test_task_mismatch_is_a_config_error(sign_engine: Path) -> None:
     ):
         CameraLoop(load(sign_engine), FakeLive(), LoopOptions(task="detection"))
     with pytest.raises(ConfigError, match="manifest says it is a detection model"):
-        check_task(SimpleNamespace(manifest={"task": "detection"}), "classification")
-    check_task(SimpleNamespace(manifest={"task": "detection"}), None)
+        check_task(SimpleNamespace(manifest=SimpleNamespace(task="detection")), "classification")
+    check_task(SimpleNamespace(manifest=SimpleNamespace(task="detection")), None)
 
 
 def test_slow_stage_in_the_always_on_path_suggests_escalate(sign_engine: Path) -> None:

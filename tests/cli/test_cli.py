@@ -36,7 +36,7 @@ def test_export_and_infer_through_cli(model, tmp_path, cli):
     assert out.is_file() and (tmp_path / f"{model}.edgeguard.json").is_file()
     assert "Round" in r.stdout and "op histogram" in r.stdout
     side = json.loads((tmp_path / f"{model}.edgeguard.json").read_text())
-    assert side["parity"]["max_rel"] == pytest.approx(float(m.group(2)), rel=0.05)
+    assert side["provenance"]["parity"]["max_rel"] == pytest.approx(float(m.group(2)), rel=0.05)
 
     img = tmp_path / "cat.jpg"
     cv2.imwrite(str(img), np.ascontiguousarray(photo("chelsea")[..., ::-1]))

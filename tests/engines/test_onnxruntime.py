@@ -38,7 +38,7 @@ class _TimedSession:
 def test_engine_runs_and_times(small):
     with open_engine(small, provider="cpu") as eng:
         assert eng.inputs[0].name == "input" and eng.inputs[0].shape == (None, 3, 64, 64)
-        assert eng.manifest["defenses"] == ["bits:bits=6"]
+        assert eng.manifest.defenses == ("bits:bits=6",)
         assert math.isnan(eng.last_ms) and len(eng.timings_ms) == 0  # nothing run, nothing timed
         timed = eng._session = _TimedSession(eng._session)
         x = photo_batch(2, (64, 64))

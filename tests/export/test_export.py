@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import numpy as np
 import onnx
@@ -31,13 +31,13 @@ def test_export_parity_and_manifest(r18):
     assert r18.parity.ok and r18.parity.max_rel <= 1e-4 and r18.parity.top1_agreement == 1.0
     model = onnx.load(str(r18.path))
     data = mf.read_embedded(model)
-    side = json.loads(r18.sidecar.read_text())
-    assert side.pop("engine") == "r18.onnx" and side == data
-    assert data["defenses"] == ["bits:bits=5", "median:kernel=3x3"]
-    assert data["input"]["size"] == [96, 96] and data["opset"] == 17
-    assert data["labels"] and len(data["labels"]) == 1000  # torchvision ImageNet metadata, offline
-    assert data["source"]["init"] == "random(seed=0)" and len(data["source"]["sha256"]) == 64
-    assert {"torch", "onnx", "onnxruntime", "edgeguard"} <= set(data["versions"])
+    side = mf.load_sidecar(r18.sidecar)
+    assert side.engine == "r18.onnx" and dataclasses.replace(side, engine=None) == data == r18.manifest
+    assert data.defenses == ("bits:bits=5", "median:kernel=3x3")
+    assert data.input.size == (96, 96) and data.opset == 17
+    assert data.labels and len(data.labels) == 1000  # torchvision ImageNet metadata, offline
+    assert data.provenance.source.init == "random(seed=0)" and len(data.provenance.source.sha256) == 64
+    assert {"torch", "onnx", "onnxruntime", "edgeguard"} <= set(data.provenance.versions)
     ops = {n.op_type for n in model.graph.node}
     assert {"Round", "Min", "Max"} <= ops and not ops & {"Sort", "ReduceMedian"}
 
@@ -72,8 +72,8 @@ def test_weights_round_trip(tmp_path):
     b = export("resnet18", weights=tmp_path / "w.safetensors", input_size=64, out=tmp_path / "b.onnx")
     x = photo_batch(2, (64, 64))
     np.testing.assert_allclose(_run(a.path, x), _run(b.path, x), atol=1e-6)
-    assert a.manifest["labels"] is None  # 7 classes: ImageNet names would be wrong
-    assert a.manifest["source"]["init"] == "file"
+    assert a.manifest.labels is None  # 7 classes: ImageNet names would be wrong
+    assert a.manifest.provenance.source.init == "file"
 
 
 def test_compose_onto_existing_onnx(r18, tmp_path):
@@ -83,8 +83,8 @@ def test_compose_onto_existing_onnx(r18, tmp_path):
 
     pre = median_smooth(torch.from_numpy(x), (1, 3)).numpy()
     np.testing.assert_allclose(_run(res.path, x), _run(r18.path, pre), rtol=0, atol=1e-4)
-    assert res.manifest["defenses"] == ["median:kernel=1x3"]
-    assert res.manifest["source"]["init"] == "onnx"
+    assert res.manifest.defenses == ("median:kernel=1x3",)
+    assert res.manifest.provenance.source.init == "onnx"
 
 
 def test_bad_inputs(tmp_path):

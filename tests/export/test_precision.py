@@ -30,15 +30,15 @@ def _feeds_of_prefix(model):
 def test_fp16_graph_keeps_io_and_defenses_fp32(exports):
     res = exports[0]["fp16"]
     model = onnx.load(str(res.path))
-    assert graph_precision(model) == "fp16" and res.manifest["precision"] == "fp16"
+    assert graph_precision(model) == "fp16" and res.manifest.precision.mode == "fp16"
     assert model.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
     assert model.graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
     assert any(i.data_type == TensorProto.FLOAT16 for i in model.graph.initializer)
     # No Cast feeds a defense/normalisation node: they read FP32 tensors straight from each other.
     assert not [n for n in _feeds_of_prefix(model) if n is not None and n.op_type == "Cast"]
-    pp = res.manifest["precision_parity"]
+    pp = res.manifest.precision.parity
     assert pp["max_rel"] <= 1e-2 and pp["top1_agreement"] >= 0.9 and pp["images"] == 4
-    assert mf.load_sidecar(res.sidecar)["precision"] == "fp16"
+    assert mf.load_sidecar(res.sidecar).precision.mode == "fp16"
 
 
 def test_int8_is_symmetric_qdq_and_records_calibration(exports):
@@ -51,10 +51,10 @@ def test_int8_is_symmetric_qdq_and_records_calibration(exports):
     assert all(inits[n.input[2]].dtype == np.int8 and not inits[n.input[2]].any() for n in qdq)
     # The defenses and normalisation are not quantised: no DequantizeLinear feeds them.
     assert not [n for n in _feeds_of_prefix(model) if n is not None and n.op_type == "DequantizeLinear"]
-    c = res.manifest["calibration"]
-    assert c["images"] == 24 and c["folder"] == cal.name and len(c["sha256"]) == 64
-    assert "fewer than 300" in c["warning"]
-    assert res.manifest["precision_parity"]["top1_agreement"] >= TINY_MIN_AGREEMENT
+    c = res.manifest.precision.calibration
+    assert c.images == 24 and c.folder == cal.name and len(c.sha256) == 64
+    assert "fewer than 300" in c.warning
+    assert res.manifest.precision.parity.top1_agreement >= TINY_MIN_AGREEMENT
 
 
 @pytest.mark.slow
@@ -66,8 +66,8 @@ def test_int8_keeps_the_sign_models_top1(tmp_path):
     res = export(
         "signs", defense=["bits:5", "median:3x3"], out=tmp_path / "s8.onnx", precision="int8", calib=cal
     )
-    pp = res.manifest["precision_parity"]
-    assert pp["images"] == 36 and pp["top1_agreement"] >= 0.95, pp
+    pp = res.manifest.precision.parity
+    assert pp.images == 36 and pp.top1_agreement >= 0.95, pp
 
 
 def test_int8_calibration_folder_errors(tmp_path):

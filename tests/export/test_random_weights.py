@@ -23,7 +23,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_random_weights_warn_and_given_weights_do_not(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="edgeguard.export")
     res = export("mobilenet_v3_small", input_size=32, seed=3, parity_images=1, out=tmp_path / "r.onnx")
-    assert res.manifest["source"]["init"] == "random(seed=3)"
+    assert res.manifest.provenance.source.init == "random(seed=3)"
     (msg,) = _warnings(caplog)
     assert msg.startswith("warning: mobilenet_v3_small has random weights (seed 3, no --weights)")
     assert "1000 labels" in msg and "--weights FILE" in msg and "\n" not in msg
@@ -38,7 +38,7 @@ def test_random_weights_warn_and_given_weights_do_not(tmp_path, caplog):
         parity_images=1,
         out=tmp_path / "w.onnx",
     )
-    assert res.manifest["source"]["init"] == "file" and _warnings(caplog) == []
+    assert res.manifest.provenance.source.init == "file" and _warnings(caplog) == []
 
 
 @pytest.mark.slow

@@ -43,10 +43,10 @@ def test_build_is_version_adaptive(use_trt, graphs, tmp_path, version, precision
     pinned = h["pinned"]  # layers the builder was told to keep FP32 (weakly typed builds only)
     assert (len(pinned) > 0) == bool(flags)
     assert all(n.startswith(("/defenses/", "/normalize/")) for n in pinned)
-    rec = mf.load_sidecar(b.sidecar)["tensorrt"]
-    assert rec["version"] == version and rec["precision"] == precision
-    assert rec["device"] == {"name": "Orin", "compute_capability": "8.7"}
-    assert rec["profile"] == {"min": 1, "opt": 4, "max": 8} and len(rec["onnx_sha256"]) == 64
+    rec = mf.load_sidecar(b.sidecar).tensorrt
+    assert rec.version == version and rec.precision == precision and rec == b.record
+    assert rec.device == mf.TensorRTDevice(name="Orin", compute_capability="8.7")
+    assert rec.profile == mf.TensorRTProfile(min=1, opt=4, max=8) and len(rec.onnx_sha256) == 64
 
 
 def test_cache_reuse_and_rebuild_reasons(use_trt, graphs, tmp_path, caplog):

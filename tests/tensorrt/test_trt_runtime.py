@@ -31,7 +31,7 @@ def test_engine_runs_and_matches_onnxruntime(use_trt, graphs, tmp_path, version)
     x = photo_batch(4, (32, 32))
     with open_engine(plan) as eng:
         assert [s.describe() for s in eng.inputs] == ["input: float32 (?, 3, 32, 32)"]
-        assert eng.manifest["precision"] == "int8" and eng.manifest["tensorrt"]["version"] == version
+        assert eng.manifest.precision.mode == "int8" and eng.manifest.tensorrt.version == version
         out = eng(x)["logits"]
         assert eng.profile_of("input") == ((1, 3, 32, 32), (4, 3, 32, 32), (8, 3, 32, 32))
     np.testing.assert_allclose(out, _ort(src, x), rtol=0, atol=1e-6)
@@ -104,9 +104,9 @@ def test_load_with_rebuild_rebuilds_from_the_source(use_trt, graphs, tmp_path, c
         "rebuilding m.engine from m.onnx: it was built with TensorRT 10.3.0, this is TensorRT 11.0.0"
     ]
     assert notices[0] in caplog.text
-    record = pipe.engine.manifest["tensorrt"]
-    assert record["version"] == "11.0.0" and record["strongly_typed"]
-    assert record["device"]["name"] == "NVIDIA H100"
+    record = pipe.engine.manifest.tensorrt
+    assert record.version == "11.0.0" and record.strongly_typed
+    assert record.device.name == "NVIDIA H100"
     x = photo_batch(4, (32, 32))
     with pipe:
         got = pipe.run_batch(x)

@@ -1,0 +1,269 @@
+"""The manifest's parts as typed, frozen dataclasses (the schema of manifest version 2).
+
+Field order is the order in the JSON file. Every file holds every field (the writer always writes all;
+older versions are completed by their migration in ``versions.py``); defaults exist for building a
+manifest in Python. Parts are immutable: change one with :func:`dataclasses.replace`, which validates
+again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._fields import Part, bare_file_name, sha256_hex
+
+Task = Literal["classification", "detection"]
+PrecisionMode = Literal["fp32", "fp16", "int8"]
+TASKS: tuple[str, ...] = ("classification", "detection")
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+MIN_SIDE, MAX_SIDE = 8, 8192
+MIN_OPSET, MAX_OPSET = 13, 30
+
+
+def _fraction(part: type[Part], name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise part.fail(name, f"expected a fraction in 0..1, got {value!r}")
+
+
+def _non_negative(part: type[Part], names: tuple[str, ...], obj: Any) -> None:
+    for name in names:
+        if getattr(obj, name) < 0:
+            raise part.fail(name, f"expected a value ≥ 0, got {getattr(obj, name)!r}")
+
+
+def _strings(part: type[Part], name: str, values: tuple[str, ...]) -> None:
+    for i, v in enumerate(values):
+        if not v:
+            raise part.fail(f"{name}[{i}]", "expected a non-empty string")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputSpec(Part):
+    """The engine input: one float32 NCHW tensor of RGB (or BGR) pixels in ``range``."""
+
+    WHERE = "input"
+    name: str = "input"
+    size: tuple[int, int]
+    color: Literal["RGB", "BGR"] = "RGB"
+    layout: Literal["NCHW"] = "NCHW"
+    range: tuple[float, float] = (0.0, 1.0)
+    dtype: Literal["float32"] = "float32"
+    dynamic_batch: bool = True
+
+    def check(self) -> None:
+        if not self.name:
+            raise self.fail("name", "expected a non-empty string")
+        if not all(MIN_SIDE <= s <= MAX_SIDE for s in self.size):
+            raise self.fail(
+                "size", f"expected [H, W] integers in {MIN_SIDE}..{MAX_SIDE}, got {list(self.size)}"
+            )
+        if not self.range[0] < self.range[1]:
+            raise self.fail("range", f"expected [low, high] with low < high, got {list(self.range)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Normalize(Part):
+    """Per-channel ``(x - mean) / std`` inside the engine (identity by default)."""
+
+    WHERE = "normalize"
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def check(self) -> None:
+        if not all(s > 0 for s in self.std):
+            raise self.fail("std", f"all values must be > 0, got {list(self.std)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Detector(Part):
+    """An adversarial-score output: a frame is flagged when its score exceeds ``threshold``."""
+
+    WHERE = "detector"
+    output: str
+    threshold: float
+
+    def check(self) -> None:
+        if not self.output:
+            raise self.fail("output", "expected a non-empty output name")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrecisionParity(Part):
+    """How an FP16/INT8 graph compared with the FP32 one at export (``exporter.precision``)."""
+
+    WHERE = "precision.parity"
+    images: int
+    max_abs: float
+    max_rel: float
+    top1_agreement: float
+    min_agreement: float
+    tolerance: float | None = None
+
+    def check(self) -> None:
+        _non_negative(type(self), ("images", "max_abs", "max_rel"), self)
+        _fraction(type(self), "top1_agreement", self.top1_agreement)
+        _fraction(type(self), "min_agreement", self.min_agreement)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration(Part):
+    """Where the INT8 ranges came from (``exporter.quantize``)."""
+
+    WHERE = "precision.calibration"
+    folder: str
+    images: int
+    sha256: str
+    method: str
+    symmetric: bool
+    per_channel: bool
+    excluded_nodes: int
+    warning: str | None = None
+
+    def check(self) -> None:
+        if self.images < 1:
+            raise self.fail("images", f"expected at least 1 calibration image, got {self.images}")
+        _non_negative(type(self), ("excluded_nodes",), self)
+        sha256_hex(self.sha256, self.field("sha256"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Precision(Part):
+    """The graph's numeric precision and, when lowered from FP32, the evidence that it still agrees."""
+
+    WHERE = "precision"
+    mode: PrecisionMode = "fp32"
+    parity: PrecisionParity | None = None
+    calibration: Calibration | None = None
+
+    def check(self) -> None:
+        if self.calibration is not None and self.mode != "int8":
+            raise self.fail("calibration", f"only an int8 graph is calibrated, this one is {self.mode}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source(Part):
+    """The model the engine was exported from."""
+
+    WHERE = "provenance.source"
+    model: str | None = None
+    weights: str | None = None
+    init: str | None = None
+    sha256: str | None = None
+
+    def check(self) -> None:
+        sha256_hex(self.sha256, self.field("sha256"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parity(Part):
+    """Export-time parity of the ONNX graph against torch (``exporter.parity``)."""
+
+    WHERE = "provenance.parity"
+    images: int
+    max_abs: float
+    max_rel: float
+    tolerance: float | None = None
+    top1_agreement: float = 1.0
+
+    def check(self) -> None:
+        _non_negative(type(self), ("images", "max_abs", "max_rel"), self)
+        _fraction(type(self), "top1_agreement", self.top1_agreement)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provenance(Part):
+    """Where the engine came from: source model and hash, tool versions, parity at export."""
+
+    WHERE = "provenance"
+    source: Source = field(default_factory=Source)
+    versions: dict[str, str] = field(default_factory=dict)
+    parity: Parity | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorRTDevice(Part):
+    WHERE = "tensorrt.device"
+    name: str
+    compute_capability: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorRTProfile(Part):
+    """Optimisation-profile batch sizes ``min ≤ opt ≤ max``."""
+
+    WHERE = "tensorrt.profile"
+    min: int
+    opt: int
+    max: int
+
+    def check(self) -> None:
+        if not 1 <= self.min <= self.opt <= self.max:
+            raise self.fail("min", f"expected 1 ≤ min ≤ opt ≤ max, got {self.min}, {self.opt}, {self.max}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorRTBuild(Part):
+    """How a TensorRT plan was built (a plan's sidecar only); a differing one makes the plan stale."""
+
+    WHERE = "tensorrt"
+    version: str
+    onnx: str
+    onnx_sha256: str
+    device: TensorRTDevice
+    precision: PrecisionMode
+    strongly_typed: bool
+    flags: tuple[str, ...] = ()
+    profile: TensorRTProfile
+    workspace_mb: int
+    build_seconds: float
+
+    def check(self) -> None:
+        bare_file_name(self.onnx, self.field("onnx"))
+        sha256_hex(self.onnx_sha256, self.field("onnx_sha256"))
+        if self.workspace_mb < 1:
+            raise self.fail("workspace_mb", f"expected ≥ 1, got {self.workspace_mb}")
+        _non_negative(type(self), ("build_seconds",), self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest(Part):
+    """Everything that describes a deployed pipeline. See :mod:`edgeguard.manifest`."""
+
+    UNKNOWN_HINT = "; free-form data belongs under 'extra'"
+    task: Task = "classification"
+    input: InputSpec
+    normalize: Normalize = field(default_factory=Normalize)
+    outputs: tuple[str, ...] = ("logits",)
+    labels: tuple[str, ...] | None = None
+    defenses: tuple[str, ...] = ()
+    host_stages: tuple[str, ...] = ()
+    detector: Detector | None = None
+    precision: Precision = field(default_factory=Precision)
+    opset: int = 17
+    provenance: Provenance = field(default_factory=Provenance)
+    tensorrt: TensorRTBuild | None = None
+    engine: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if not self.outputs:
+            raise self.fail("outputs", "expected at least one output name")
+        _strings(type(self), "outputs", self.outputs)
+        if len(set(self.outputs)) != len(self.outputs):
+            raise self.fail("outputs", "output names must be unique")
+        if self.labels is not None and not self.labels:
+            raise self.fail("labels", "expected null or a non-empty list")
+        _strings(type(self), "defenses", self.defenses)
+        _strings(type(self), "host_stages", self.host_stages)
+        if self.detector is not None and self.detector.output not in self.outputs:
+            raise self.fail("detector.output", f"{self.detector.output[:60]!r} is not one of the outputs")
+        if not MIN_OPSET <= self.opset <= MAX_OPSET:
+            raise self.fail("opset", f"expected an integer opset {MIN_OPSET}..{MAX_OPSET}, got {self.opset}")
+        if self.engine is not None:
+            bare_file_name(self.engine, "engine")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)`` of the engine input."""
+        return self.input.size
