@@ -41,7 +41,7 @@ for onnx_path in sorted(glob.glob("benchmarks/results/gpu_build/*-*.onnx")):
     if not plans:
         continue
     eng = open_engine(plans[-1])
-    size = tuple(eng.manifest["input"]["size"])
+    size = eng.manifest.input.size
     x = photo_batch(4, size)
     ref = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
     got = eng(x)["logits"]
@@ -54,7 +54,7 @@ for onnx_path in sorted(glob.glob("benchmarks/results/gpu_build/*-*.onnx")):
         "max_rel_vs_ort_cpu": float(np.abs(got - ref).max() / np.abs(ref).max()),
         "top1_agreement": float((got.argmax(1) == ref.argmax(1)).mean()),
         "p50_ms_batch1": float(np.percentile(t, 50)), "p90_ms_batch1": float(np.percentile(t, 90)),
-        "tensorrt": eng.manifest["tensorrt"],
+        "tensorrt": eng.manifest.tensorrt.to_dict(),
     }
     print(f"{plans[-1]}: rel {rows[plans[-1].rsplit('/', 1)[-1]]['max_rel_vs_ort_cpu']:.2e}, "
           f"p50 {np.percentile(t, 50):.2f} ms")

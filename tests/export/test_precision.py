@@ -37,7 +37,7 @@ def test_fp16_graph_keeps_io_and_defenses_fp32(exports):
     # No Cast feeds a defense/normalisation node: they read FP32 tensors straight from each other.
     assert not [n for n in _feeds_of_prefix(model) if n is not None and n.op_type == "Cast"]
     pp = res.manifest.precision.parity
-    assert pp["max_rel"] <= 1e-2 and pp["top1_agreement"] >= 0.9 and pp["images"] == 4
+    assert pp.max_rel <= 1e-2 and pp.top1_agreement >= 0.9 and pp.images == 4
     assert mf.load_sidecar(res.sidecar).precision.mode == "fp16"
 
 
