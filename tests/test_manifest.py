@@ -338,3 +338,21 @@ def test_corrupt_sidecar(tmp_path):
 def test_dumps_takes_a_manifest():
     with pytest.raises(ConfigError, match="expected a Manifest, got dict"):
         mf.dumps(copy.deepcopy(_v2()))  # type: ignore[arg-type]
+
+
+def test_error_messages_stay_short_for_huge_keys():
+    d = _v2()
+    d["extra"] = {"k" * 1_000_000: float("nan")}
+    with pytest.raises(ConfigError, match="'extra.kkk") as err:
+        mf.from_dict(d)
+    assert len(str(err.value)) < 200
+    d = _v2()
+    d["provenance"]["versions"] = {"v" * 1_000_000: 3}
+    with pytest.raises(ConfigError, match="'provenance.versions.vvv") as err:
+        mf.from_dict(d)
+    assert len(str(err.value)) < 200
+    d = _v2()
+    d["k" * 1_000_000] = 1
+    with pytest.raises(ConfigError, match="unknown field") as err:
+        mf.from_dict(d)
+    assert len(str(err.value)) < 300

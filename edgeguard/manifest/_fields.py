@@ -72,9 +72,15 @@ def json_value(value: Any, where: str, depth: int = 0) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise fail(where, f"object keys must be strings, got {show(k)}")
-            out[k] = json_value(v, f"{where}.{k}", depth + 1)
+            out[k] = json_value(v, f"{where}.{_key(k)}", depth + 1)
         return out
     raise fail(where, f"expected a JSON value, got {show(value)}")
+
+
+def _key(k: Any) -> str:
+    """A key as it appears in a dotted field name (a hostile 1 MB key must not fill the message)."""
+    text = str(k)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _number(value: Any, where: str) -> float:
@@ -132,7 +138,9 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         key_hint, value_hint = get_args(hint)
         if not isinstance(value, dict):
             raise fail(where, f"expected an object, got {show(value)}")
-        return {coerce(k, key_hint, where): coerce(v, value_hint, f"{where}.{k}") for k, v in value.items()}
+        return {
+            coerce(k, key_hint, where): coerce(v, value_hint, f"{where}.{_key(k)}") for k, v in value.items()
+        }
     if isinstance(hint, type) and issubclass(hint, Part):
         if isinstance(value, hint):
             return value
@@ -177,10 +185,10 @@ class Part:
             )
         for key in data:
             if key not in names:
-                near = difflib.get_close_matches(str(key)[:60], names, n=1)
+                near = difflib.get_close_matches(_key(key), names, n=1)
                 hint = f"did you mean {near[0]!r}? " if near else ""
                 raise fail(
-                    cls.field(str(key)[:60]),
+                    cls.field(_key(key)),
                     f"unknown field ({hint}known: {', '.join(names)}){cls.UNKNOWN_HINT}",
                 )
         for name in names:
