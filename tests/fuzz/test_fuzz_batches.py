@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from edgeguard.defenses import bit_depth_reduce, gaussian_blur, median_smooth
 from edgeguard.errors import InputError
+from edgeguard.manifest import InputSpec, Manifest
 from edgeguard.pipeline import Pipeline
 
 NP_DTYPES = [np.float32, np.float64, np.float16, np.longdouble, np.uint8, np.int64, np.bool_, np.complex64]
@@ -46,7 +47,7 @@ def _make(shape, fill, seed, dtype, use_torch):
 class _Engine:
     """Stand-in engine for an 8×8 classifier with 3 classes."""
 
-    manifest = {"task": "classification", "labels": None, "input": {"size": [8, 8], "color": "RGB"}}
+    manifest = Manifest(input=InputSpec(size=(8, 8)))
     last_ms = 0.0
 
     def __call__(self, x):

@@ -57,7 +57,7 @@ def test_random_graphs_export_or_fail_typed(knobs, input_size, defense):
         assert sorted(p.name for p in folder.iterdir()) == ["tiny.onnx"]  # nothing written
         return
     assert res.parity.ok and res.path.is_file() and res.sidecar.is_file()
-    h, w = res.manifest["input"]["size"]
+    h, w = res.manifest.input.size
     sess = ort.InferenceSession(str(res.path), providers=["CPUExecutionProvider"])
     batch = 1 if isinstance(knobs["shape"][0], int) else 2
     out = sess.run(None, {"input": np.random.default_rng(0).random((batch, 3, h, w), np.float32)})[0]
