@@ -149,4 +149,4 @@ def test_half_fixed_input_must_match_input_size(tmp_path):
     with pytest.raises(ConfigError, match=r"differs from the ONNX model's fixed height 20"):
         export(str(src), out=tmp_path / "o.onnx", input_size=16)
     res = export(str(src), out=tmp_path / "o.onnx", input_size=(20, 24))
-    assert res.manifest["input"]["size"] == [20, 24] and res.parity.ok
+    assert res.manifest.input.size == (20, 24) and res.parity.ok
