@@ -15,6 +15,7 @@ import edgeguard
 from edgeguard import defenses, stages
 from edgeguard.errors import ConfigError, EdgeGuardError, InputError, ModelError
 from edgeguard.exporter.quantize import list_images
+from edgeguard.manifest import InputSpec, Manifest
 from edgeguard.models.weights import read_state_dict
 from edgeguard.pipeline import Pipeline
 from edgeguard.preprocess import load_image
@@ -97,7 +98,7 @@ def test_load_needs_a_path(path):
 class _Engine:
     """An Engine stand-in with a manifest: returns 4 logits per image."""
 
-    manifest = {"task": "classification", "labels": None, "input": {"size": [8, 8], "color": "RGB"}}
+    manifest = Manifest(input=InputSpec(size=(8, 8)))
     last_ms = 0.0
 
     def __call__(self, x):
@@ -203,7 +204,7 @@ def test_sidecar_engine_names(tmp_path, engine):
         versions={"edgeguard": "0"},
     )
     side = tmp_path / "m.edgeguard.json"
-    side.write_text(json.dumps(dict(data, engine=engine)))
+    side.write_text(json.dumps(dict(mf.to_dict(data), engine=engine)))
     with pytest.raises(ConfigError, match="engine") as info:
         edgeguard.load(side)
     assert (

@@ -9,6 +9,7 @@ import pytest
 
 from edgeguard import decision
 from edgeguard.errors import ConfigError
+from edgeguard.manifest import InputSpec, Manifest
 from edgeguard.registry import DECISIONS
 
 CASES = [(e.name, i) for e in DECISIONS for i in range(max(1, len(e.examples)))]
@@ -26,7 +27,8 @@ def test_one_json_result_per_image(task: str, index: int, batch: int) -> None:
     entry = DECISIONS.get(task)
     assert entry.examples, f"decision {task!r} registers no examples= for the contract tests"
     decide = decision.for_task(task, **entry.examples[index])
-    results = decide(_outputs(batch), {"task": task, "labels": LABELS})
+    manifest = Manifest(task=task, input=InputSpec(size=(8, 8)), labels=LABELS)  # type: ignore[arg-type]
+    results = decide(_outputs(batch), manifest)
     assert isinstance(results, list) and len(results) == batch
     for r in results:
         assert isinstance(r, dict)
@@ -52,7 +54,8 @@ def test_lookup_by_task() -> None:
 
 def test_classification_top_k_is_the_argsort_of_softmax() -> None:
     logits = np.array([[0.0, 3.0, 1.0, 2.0]], np.float32)
-    (res,) = decision.for_task("classification", top=2)({"logits": logits}, {"labels": list("abcd")})
+    manifest = Manifest(input=InputSpec(size=(8, 8)), labels=list("abcd"))  # type: ignore[arg-type]
+    (res,) = decision.for_task("classification", top=2)({"logits": logits}, manifest)
     p = np.exp(logits[0] - 3.0) / np.exp(logits[0] - 3.0).sum()
     assert [t["label"] for t in res["top"]] == ["b", "d"]
     assert res["top"][0]["prob"] == pytest.approx(float(p[1]))

@@ -102,9 +102,11 @@ def test_v1_unknown_keys_are_kept_in_extra_and_v1_optional_keys_default():
         del d[key]
     for key in ("range", "dtype", "dynamic_batch"):
         del d["input"][key]
+    d["source"] = {"model": "tiny"}  # v1 only checked that source was an object
     m = mf.from_dict(d)
     assert m.extra == {"note": {"by": "hand"}} and m.labels is None and m.engine is None
     assert m.input.range == (0.0, 1.0) and m.input.dynamic_batch is True
+    assert m.provenance.source == mf.Source(model="tiny")
 
 
 # -- versions --------------------------------------------------------------------------------------------

@@ -37,8 +37,9 @@ _V1_KEYS = frozenset(
 def _v1_to_v2(d: dict[str, Any]) -> dict[str, Any]:
     """Version 1 (edgeguard ≤ 0.1: flat provenance and precision keys) → version 2 (nested parts).
 
-    v1 let ``labels``, ``detector``, ``engine`` and the input's ``range``/``dtype``/``dynamic_batch`` be
-    absent and ignored unknown top-level keys; v2 files are complete and keep free-form keys in ``extra``.
+    v1 let ``labels``, ``detector``, ``engine``, the input's ``range``/``dtype``/``dynamic_batch`` and any
+    key of ``source`` be absent and ignored unknown top-level keys; v2 files are complete and keep
+    free-form keys in ``extra``.
     """
     out = {k: d[k] for k in ("task", "input", "normalize", "outputs") if k in d}
     if isinstance(d.get("input"), dict):
@@ -52,7 +53,10 @@ def _v1_to_v2(d: dict[str, Any]) -> dict[str, Any]:
     out["precision"] = {"mode": d.get("precision"), "parity": parity, "calibration": d.get("calibration")}
     if "opset" in d:
         out["opset"] = d["opset"]
-    out["provenance"] = {"source": d.get("source"), "versions": d.get("versions"), "parity": d.get("parity")}
+    source = d.get("source")
+    if isinstance(source, dict):  # v1 checked only that it was an object: any of its keys may be absent
+        source = {"model": None, "weights": None, "init": None, "sha256": None, **source}
+    out["provenance"] = {"source": source, "versions": d.get("versions"), "parity": d.get("parity")}
     out["tensorrt"] = d.get("tensorrt")
     out["engine"] = d.get("engine")
     out["extra"] = {k: v for k, v in d.items() if k not in _V1_KEYS}
