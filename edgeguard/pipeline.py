@@ -107,6 +107,20 @@ class Pipeline:
         gate: Gate | None = None,
         allow_slow: bool = True,
     ) -> None:
+        if not callable(engine) or not hasattr(engine, "manifest"):
+            raise ConfigError(
+                f"Pipeline: expected an Engine (edgeguard.load(path) opens one), got {type(engine).__name__}"
+            )
+        if isinstance(top, bool) or not isinstance(top, int):
+            raise ConfigError(f"top {top!r}: expected an integer >= 1")
+        host_stages = [host_stages] if callable(host_stages) else list(host_stages)
+        for stage in [*host_stages, *([escalate] if escalate is not None else [])]:
+            if not callable(stage):
+                raise ConfigError(
+                    f"host stage {stage!r}: expected a callable (batch -> batch) or a stage spec string"[:200]
+                )
+        if gate is not None and not callable(gate):
+            raise ConfigError(f"gate {gate!r}: expected a callable (decision -> bool)"[:200])
         self.engine = engine
         self.manifest: Manifest = engine.manifest or _bare_manifest(engine)
         for stage in host_stages:
@@ -271,6 +285,14 @@ def load(
     """
     from . import manifest as mf
 
+    unknown = sorted(set(options) - set(_PIPELINE_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"load: unknown option {unknown[0]!r} (takes provider, threads, host_stages, escalate, rebuild, "
+            f"{', '.join(_PIPELINE_OPTIONS)})"
+        )
+    if isinstance(host_stages, str):
+        host_stages = [host_stages]  # one spec, not a sequence of letters
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
         raise ConfigError(
             f"load: expected the path of an engine (.onnx, .trt …) or its .edgeguard.json sidecar, "
@@ -321,4 +343,11 @@ def _stage(s: HostStage | str) -> HostStage:
         from . import stages
 
         return stages.from_spec(s)
+    if not callable(s):
+        raise ConfigError(
+            f"host stage {s!r}: expected a stage spec string or a callable (batch -> batch)"[:200]
+        )
     return s
+
+
+_PIPELINE_OPTIONS = ("top", "crop", "gate", "allow_slow")

@@ -30,7 +30,8 @@ def load_image(path: str | Path) -> np.ndarray:
     """
     p = check_path(path, what="image", error=InputError)
     if not p.is_file():
-        raise InputError(f"image {str(p)!r} does not exist")
+        what = "is a folder, not an image file" if p.is_dir() else "does not exist"
+        raise InputError(f"image {str(p)!r} {what}")
     try:
         data = np.fromfile(str(p), dtype=np.uint8)
     except OSError as exc:
@@ -49,7 +50,9 @@ def load_image(path: str | Path) -> np.ndarray:
 
 def to_bgr(img: np.ndarray, *, where: str = "frame") -> np.ndarray:
     """Convert gray / BGRA / 16-bit / float frames to uint8 BGR ``(H, W, 3)``."""
-    if not isinstance(img, np.ndarray) or img.size == 0:
+    if not isinstance(img, np.ndarray):
+        raise InputError(f"{where}: expected a numpy image (H, W, 3) uint8 BGR, got {type(img).__name__}")
+    if img.size == 0:
         raise InputError(f"{where}: empty frame")
     if img.dtype == np.uint16:
         img = (img / 257.0).round().astype(np.uint8)

@@ -212,3 +212,48 @@ def test_sidecar_engine_names(tmp_path, engine):
         or "must name a file next to it" in str(info.value)
         or ("longer than file systems allow" in str(info.value))
     )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        (dict(top="x"), "top 'x': expected an integer"),
+        (dict(top=True), "top True"),
+        (dict(host_stages=[5]), "host stage 5: expected a callable"),
+        (dict(escalate="nope"), "host stage 'nope'"),
+        (dict(gate=3), "gate 3: expected a callable"),
+    ],
+)
+def test_pipeline_arguments(kwargs, needle):
+    with pytest.raises(ConfigError) as info:
+        Pipeline(_Engine(), **kwargs)
+    assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("engine", [None, "model.onnx", np.zeros(3)])
+def test_pipeline_needs_an_engine(engine):
+    with pytest.raises(ConfigError, match="expected an Engine"):
+        Pipeline(engine)
+
+
+def test_load_unknown_option_is_named():
+    with pytest.raises(ConfigError, match="load: unknown option 'bogus'"):
+        edgeguard.load("x.onnx", bogus=1)
+
+
+@pytest.mark.parametrize(
+    ("frame", "needle"),
+    [
+        ([[1, 2]], "expected a numpy image (H, W, 3) uint8 BGR, got list"),
+        (np.zeros((0, 4, 3), np.uint8), "empty"),
+    ],
+)
+def test_pipeline_frames(frame, needle):
+    with pytest.raises(InputError) as info:
+        Pipeline(_Engine())([frame])
+    assert needle in str(info.value)
+
+
+def test_image_path_that_is_a_folder(tmp_path):
+    with pytest.raises(InputError, match="is a folder, not an image file"):
+        Pipeline(_Engine())([tmp_path])

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import math
+import os
 import tempfile
 import time
 import warnings
@@ -186,6 +188,7 @@ def export(
     check_opset(opset)
     if input_size is not None:
         input_size = _size(input_size, (0, 0))
+    defense, stage = _check_arguments(model, defense, stage, normalize, tolerance, parity_images, seed)
     from .precision import PrecisionOptions
 
     lowp = PrecisionOptions(precision, calib, min_agreement) if precision != "fp32" else None
@@ -261,6 +264,42 @@ def export(
     )
     reference = TorchEngine(wrapped, input_shape=(None, 3, *size))
     return finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)
+
+
+MAX_PARITY_IMAGES = 64  # the bundled photos are resampled per image; more adds time, not evidence
+
+
+def _check_arguments(
+    model: Any, defense: Any, stage: Any, normalize: Any, tolerance: Any, parity_images: Any, seed: Any
+) -> tuple[list[str], list[str]]:
+    """Type and range checks of :func:`export`'s arguments, before any work; the spec lists.
+
+    A single spec string is accepted for ``defense``/``stage`` (``defense="bits:5"``), not iterated
+    letter by letter.
+
+    Raises:
+        ConfigError: naming the argument, what was given and what is expected.
+    """
+    if not isinstance(model, (str, os.PathLike)) or not str(model):
+        raise ConfigError(f"model {model!r}: expected a model name (signs, resnet50 …) or an .onnx path")
+    lists = []
+    for what, value in (("--defense", defense), ("--stage", stage)):
+        specs = [value] if isinstance(value, str) else value
+        if not isinstance(specs, (list, tuple)) or not all(isinstance(s, str) for s in specs):
+            raise ConfigError(f"{what} {value!r}: expected a list of spec strings such as ['bits:5']")
+        lists.append(list(specs))
+    if normalize is not None and not isinstance(normalize, str):
+        raise ConfigError(f"--normalize {normalize!r}: expected none, imagenet or MEAN,MEAN,MEAN/STD,STD,STD")
+    tol_ok = isinstance(tolerance, (int, float)) and not isinstance(tolerance, bool)
+    if not tol_ok or not math.isfinite(tolerance) or tolerance <= 0:
+        raise ConfigError(f"--tolerance {tolerance!r}: expected a finite number > 0 (default 1e-4)")
+    if isinstance(parity_images, bool) or not isinstance(parity_images, int):
+        raise ConfigError(f"parity_images {parity_images!r}: expected an integer in 1..{MAX_PARITY_IMAGES}")
+    if not 1 <= parity_images <= MAX_PARITY_IMAGES:
+        raise ConfigError(f"parity_images {parity_images!r}: expected an integer in 1..{MAX_PARITY_IMAGES}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed {seed!r}: expected a non-negative integer")
+    return lists[0], lists[1]
 
 
 def _size(value: int | tuple[int, int] | None, default: tuple[int, int]) -> tuple[int, int]:

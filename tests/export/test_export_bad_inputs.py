@@ -150,3 +150,31 @@ def test_half_fixed_input_must_match_input_size(tmp_path):
         export(str(src), out=tmp_path / "o.onnx", input_size=16)
     res = export(str(src), out=tmp_path / "o.onnx", input_size=(20, 24))
     assert res.manifest.input.size == (20, 24) and res.parity.ok
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        (dict(model=None), "model None: expected a model name"),
+        (dict(normalize=5), "--normalize 5"),
+        (dict(tolerance=float("nan")), "--tolerance nan: expected a finite number > 0"),
+        (dict(tolerance=-1), "--tolerance -1"),
+        (dict(parity_images=0), "parity_images 0: expected an integer in 1..64"),
+        (dict(parity_images=10**6), "parity_images 1000000"),
+        (dict(seed=-1), "seed -1"),
+        (dict(defense=[5]), "--defense [5]: expected a list of spec strings"),
+        (dict(stage=3), "--stage 3"),
+    ],
+)
+def test_bad_export_argument_types(tmp_path, kwargs, needle):
+    # parity_images=0 used to "pass" a parity check of no images; 10**6 ran out of memory
+    kwargs = {"model": "signs", **kwargs}
+    with pytest.raises(ConfigError) as info:
+        export(kwargs.pop("model"), out=tmp_path / "o.onnx", **kwargs)
+    assert needle in str(info.value)
+    assert _snapshot(tmp_path) == {}
+
+
+def test_a_single_spec_string_is_one_spec(tmp_path):
+    res = export("signs", out=tmp_path / "o.onnx", defense="bits:5", stage="jpeg:75", parity_images=1)
+    assert res.manifest.defenses == ("bits:bits=5",) and res.manifest.host_stages == ("jpeg:quality=75",)
