@@ -61,7 +61,7 @@ def export_cmd(
         None, "--input-size", help="Square input side (default: the model's)."
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output .onnx (default: MODEL.onnx)."),
-    opset: int = typer.Option(17, "--opset", help="ONNX opset (≥ 17)."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset, 17..20 (what torch's exporter writes)."),
     normalize: str | None = typer.Option(
         None,
         "--normalize",
