@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
+from ..preprocess import load_image
 from .templates import CLASSES, LABELS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
@@ -84,10 +85,9 @@ _TEST_LAYOUT = "Final_Test/Images/*.ppm plus the labelled GT-final_test.csv (fro
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise InputError(f"cannot read image {str(path)!r} (corrupt or not an image)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    # load_image checks the header's size first, keeps libpng/OpenCV warnings off the terminal and
+    # raises an InputError naming the file
+    return cv2.cvtColor(load_image(path), cv2.COLOR_BGR2RGB)
 
 
 class _Files(Dataset):

@@ -77,3 +77,16 @@ def test_image_folder_errors(tmp_path) -> None:
     (tmp_path / "empty" / "cls").mkdir(parents=True)
     with pytest.raises(ConfigError, match="<class name>"):
         ImageFolder(tmp_path / "empty")
+
+
+def test_corrupt_image_in_a_folder_is_one_quiet_input_error(tmp_path, capfd):
+    from edgeguard.errors import InputError
+
+    d = tmp_path / "imgs" / "cat"
+    d.mkdir(parents=True)
+    ok, buf = cv2.imencode(".png", np.zeros((20, 20, 3), np.uint8))
+    (d / "broken.png").write_bytes(buf.tobytes()[: buf.size // 2])
+    ds = ImageFolder(tmp_path / "imgs", size=16)
+    with pytest.raises(InputError, match="broken.png is not an image OpenCV can decode"):
+        ds[0]
+    assert capfd.readouterr().err == ""  # OpenCV's "PNG input buffer is incomplete" stayed quiet
