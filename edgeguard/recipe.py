@@ -34,6 +34,7 @@ from types import ModuleType
 from typing import Any
 
 from .errors import ConfigError
+from .exporter.graph import MAX_TORCH_OPSET, MIN_OPSET
 
 MAX_BYTES = 1 << 20  # a recipe is a few lines; refuse to parse a mistaken multi-megabyte file
 
@@ -203,7 +204,7 @@ _TOP: dict[str, _Check] = {
     "precision": _string,
     "calib": _string,
     "min_agreement": _float(0.0, 1.0),
-    "opset": _int(17, 10_000),
+    "opset": _int(MIN_OPSET, MAX_TORCH_OPSET),  # what the exporter writes (exporter/graph.py)
     "tolerance": _float(0.0, 1.0, lo_open=True),
     "out": _string,
 }

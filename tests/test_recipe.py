@@ -76,7 +76,8 @@ def test_merge_lets_explicit_options_win() -> None:
 
 BAD = [
     ('model = "signs"\nopset = "17"\n', r"line 2: opset: expected an integer, got a string '17'"),
-    ('model = "signs"\nopset = 16\n', r"line 2: opset: expected an integer in 17\.\.10000, got 16"),
+    ('model = "signs"\nopset = 16\n', r"line 2: opset: expected an integer in 17\.\.20, got 16"),
+    ('model = "signs"\nopset = 21\n', r"line 2: opset: expected an integer in 17\.\.20, got 21"),
     ('model = "signs"\ninput_size = true\n', r"line 2: input_size: expected an integer, got a boolean"),
     ('model = "signs"\n\ndefences = []\n', r"line 3: defences: unknown key; did you mean 'defenses'\?"),
     ('model = "signs"\ndefenses = "bits:5"\n', r"line 2: defenses: expected a list of strings, got a string"),
