@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 from ..errors import ConfigError
 from ._common import console, err_console
 
@@ -42,9 +44,10 @@ def engine_report(res: Any, profile: Any, workspace: int) -> None:
         )
     cal = m.precision.calibration
     if cal:
-        console.print(f"  calib  : {cal.images} images from {cal.folder}/ (sha256 {cal.sha256[:12]}…)")
+        folder = escape(cal.folder)
+        console.print(f"  calib  : {cal.images} images from {folder}/ (sha256 {cal.sha256[:12]}…)")
         if cal.warning:
-            err_console.print(f"[yellow]warning:[/] {cal.warning}")
+            err_console.print(f"[yellow]warning:[/] {escape(cal.warning)}")
     if profile is None:
         return
     from ..exporter.tensorrt import ensure_engine
@@ -56,7 +59,7 @@ def engine_report(res: Any, profile: Any, workspace: int) -> None:
     state = "reused (cache valid)"
     if build.built:
         state = f"built in {r.build_seconds:.1f} s ({build.reason})"
-    console.print(f"[bold green]wrote[/] {build.path}  (+ {build.sidecar.name})")
+    console.print(f"[bold green]wrote[/] {escape(str(build.path))}  (+ {escape(build.sidecar.name)})")
     console.print(
         f"  engine : TensorRT {r.version} on {r.device.name} (sm {r.device.compute_capability}), "
         f"{r.precision}, {how}, batch {profile.describe()}; {state}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from ._common import console
@@ -41,4 +42,4 @@ def calib_cmd(
     with console.status(f"rendering {count} calibration images …"):
         for i in range(count):
             save_rgb(out / f"{i:05d}.png", ds.render(i))
-    console.print(f"wrote {count} images ({len(ds.labels)} classes, seed {seed}) to {out}")
+    console.print(f"wrote {count} images ({len(ds.labels)} classes, seed {seed}) to {escape(str(out))}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigError
@@ -125,12 +126,13 @@ def export_cmd(
         raise ConfigError("export: give MODEL (a zoo or torchvision name, or an .onnx path) or --recipe FILE")
     engine, batch, workspace = opts.pop("engine"), opts.pop("batch"), opts.pop("workspace")
     build = plan_engine(engine, batch)  # fails fast (TensorRT/GPU missing, bad --batch) before exporting
-    with console.status(f"exporting {opts['model']} …"):
+    with console.status(f"exporting {escape(str(opts['model']))} …"):
         res = export(**opts)
     m = res.manifest
-    console.print(f"[bold green]wrote[/] {res.path}  (+ {res.sidecar.name})")
+    console.print(f"[bold green]wrote[/] {escape(str(res.path))}  (+ {escape(res.sidecar.name)})")
     console.print(f"  input  : input float32 (B, 3, {m.input.size[0]}, {m.input.size[1]}) RGB [0, 1]")
-    console.print(f"  defense: {' → '.join(m.defenses) or 'none'} → normalize → {m.provenance.source.model}")
+    source = escape(m.provenance.source.model)
+    console.print(f"  defense: {' → '.join(m.defenses) or 'none'} → normalize → {source}")
     if m.host_stages:
         console.print(f"  host   : {' → '.join(m.host_stages)} (run before the engine by edgeguard.load)")
     p = res.parity

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from ..registry import ATTACKS
 from .app import app
@@ -59,7 +60,7 @@ class _RichProgress:
                     f"(continue with --resume)"
                 )
             else:
-                self.console.print(f"wrote {ev['out']} and {ev['log']}")
+                self.console.print(f"wrote {escape(str(ev['out']))} and {escape(str(ev['log']))}")
 
 
 @train_app.command("signs")

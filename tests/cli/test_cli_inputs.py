@@ -1,4 +1,4 @@
-"""Bad inputs to `infer` and `camera` that once escaped: NaN engines, markup in names, huge labels.
+"""Bad inputs to `infer`, `camera` and `export` that once escaped: NaN engines, markup in names, huge labels.
 
 The engines here are tiny hand-built ONNX graphs (onnx.helper) with a version-1 sidecar manifest, so
 each case controls exactly what the engine outputs and what its labels are.
@@ -158,3 +158,13 @@ def test_image_paths_are_checked_before_the_engine_loads(tmp_path: Path, cli) ->
     )
     long_name = "x" * 300 + ".png"
     one_line_error(cli("infer", str(img), long_name, "-e", str(missing_engine)), "longer than")
+
+
+def test_markup_in_export_paths_is_printed_verbatim(tmp_path: Path, cli) -> None:
+    src = tiny_engine(tmp_path / "[bold]m.onnx", ["a", "b"])
+    out = tmp_path / "[red]out"
+    out.mkdir()
+    r = cli("export", str(src), "--defense", "bits:5", "--out", str(out / "[b]x.onnx"))
+    assert r.returncode == 0, r.stderr
+    assert f"wrote {out / '[b]x.onnx'}  (+ [b]x.edgeguard.json)" in r.stdout
+    assert f"normalize → {src}" in r.stdout
