@@ -54,7 +54,12 @@ def _run(engine: Path, spec: str, out: Path | None, **opts: Any) -> tuple[dict[s
     loop = CameraLoop(
         load(engine, top=3),
         open_source(spec),
-        LoopOptions(record=out / "v.mp4" if out else None, events=out / "e.jsonl" if out else None, **opts),
+        LoopOptions(
+            record=out / "v.mp4" if out else None,
+            events=out / "e.jsonl" if out else None,
+            overwrite=("record", "events"),  # each run replaces the previous run's scratch files
+            **opts,
+        ),
     )
     return loop.run(), loop
 
