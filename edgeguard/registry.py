@@ -25,19 +25,17 @@ registry knows which package (or module) its ops live in, and
 
 from __future__ import annotations
 
-import ast
 import difflib
 import importlib
 import importlib.util
 import inspect
-import pkgutil
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ._registry_source import Listing, all_modules, registering_modules, scan
 from .errors import ConfigError
 from .extras import MODULE_EXTRA, MissingExtraError
 from .spec import format_spec, split_spec
@@ -104,16 +102,6 @@ class Entry:
             "realtime": self.realtime,
             "random": self.random,
         }
-
-
-@dataclass(frozen=True)
-class Listing:
-    """What :meth:`Registry.listing` reads from source without importing: enough for help texts."""
-
-    name: str
-    summary: str
-    usage: str
-    module: str
 
 
 _FLAGS = ("traceable", "differentiable", "realtime", "random")
@@ -210,9 +198,9 @@ class Registry:
         if self._loaded:
             return
         self._loaded = True  # set first: the imports below call back into this registry
-        found = [m for m, _ in _registering_modules(self.package, self.var)]
+        found = [m for m, _ in registering_modules(self.package, self.var)]
         if not found:  # no sources to read (a .pyc-only install): import every public module instead
-            found = _all_modules(self.package)
+            found = all_modules(self.package)
         for module in found:
             try:
                 importlib.import_module(module)
@@ -251,9 +239,9 @@ class Registry:
             ) from None
 
     def _raise_missing(self, name: str) -> None:
-        paths = dict(_registering_modules(self.package, self.var))
+        paths = dict(registering_modules(self.package, self.var))
         for module, top in self._missing.items():
-            if any(x.name == name for x in _scan(module, paths[module], self.var)):
+            if any(x.name == name for x in scan(module, paths[module], self.var)):
                 if top in MODULE_EXTRA:
                     raise MissingExtraError(f"{self.kind} {name!r}", MODULE_EXTRA[top], top)
                 raise ConfigError(f"{self.kind} {name!r} needs {top}, which is not installed")
@@ -316,7 +304,7 @@ class Registry:
 
         Aliases are not listed. Once the package is imported, prefer iterating the registry.
         """
-        found = [x for m, p in _registering_modules(self.package, self.var) for x in _scan(m, p, self.var)]
+        found = [x for m, p in registering_modules(self.package, self.var) for x in scan(m, p, self.var)]
         return sorted(found, key=lambda x: x.name)
 
     def help(self, lead: str, tail: str = "") -> str:
@@ -346,88 +334,6 @@ def params_of(factory: Callable[..., Any], help: dict[str, str] | None = None) -
         default = None if p.default is inspect.Parameter.empty else p.default
         out.append(Param(p.name, default, help.get(p.name, "")))
     return tuple(out)
-
-
-# -- the source scan --------------------------------------------------------------------------------
-
-
-def _module_files(package: str) -> list[tuple[str, Path]]:
-    """``(dotted name, file)`` of ``package`` (a package: its direct modules; a module: itself)."""
-    spec = importlib.util.find_spec(package)  # imports the parents only, never ``package`` itself
-    if spec is None or spec.origin is None:
-        raise ConfigError(f"registry package {package!r} not found")
-    if spec.submodule_search_locations is None:
-        return [(package, Path(spec.origin))]
-    files = []
-    for folder in spec.submodule_search_locations:
-        for path in sorted(Path(folder).glob("*.py")):
-            name = package if path.stem == "__init__" else f"{package}.{path.stem}"
-            files.append((name, path))
-    return files
-
-
-def _calls(path: Path, var: str) -> list[ast.Call]:
-    """The module-level ``VAR.register(...)`` calls in ``path`` (decorators and plain lines).
-
-    Only those calls are parsed, not the whole file (parsing every module of a package would cost
-    the CLI tens of milliseconds): each starts a line with no indentation, and its text runs to the
-    first line where it parses as an expression.
-    """
-    return list(_calls_cached(path, path.stat().st_mtime, var))
-
-
-@cache
-def _calls_cached(path: Path, mtime: float, var: str) -> tuple[ast.Call, ...]:
-    text = path.read_text(encoding="utf-8")
-    if f"{var}.register" not in text:
-        return ()
-    lines = text.splitlines()
-    start = re.compile(rf"@?{re.escape(var)}\.register\(")
-    out = []
-    for i, line in enumerate(lines):
-        if not start.match(line):
-            continue
-        for j in range(i, min(i + 200, len(lines))):
-            try:
-                node = ast.parse("\n".join(lines[i : j + 1]).lstrip("@"), mode="eval").body
-            except SyntaxError:
-                continue
-            while isinstance(node, ast.Call) and isinstance(node.func, ast.Call):
-                node = node.func  # VAR.register(...)(obj)
-            if isinstance(node, ast.Call):
-                out.append(node)
-            break
-    return tuple(out)
-
-
-def _all_modules(package: str) -> list[str]:
-    """Every public module of ``package`` (or ``package`` itself when it is a module)."""
-    mod = importlib.import_module(package)
-    if not hasattr(mod, "__path__"):
-        return [package]
-    return [f"{package}.{m.name}" for m in pkgutil.iter_modules(mod.__path__) if not m.name.startswith("_")]
-
-
-def _registering_modules(package: str, var: str) -> list[tuple[str, Path]]:
-    """``(module, file)`` of each module of ``package`` whose source calls ``VAR.register``."""
-    if not package:
-        return []
-    return [(name, path) for name, path in _module_files(package) if _calls(path, var)]
-
-
-def _scan(module: str, path: Path, var: str) -> list[Listing]:
-    out = []
-    for call in _calls(path, var):
-        if not call.args or not isinstance(call.args[0], ast.Constant):
-            continue  # register(Entry(...)) form: not listed
-        kw = {k.arg: k.value for k in call.keywords if k.arg in ("summary", "usage")}
-        text = {}
-        for key, node in kw.items():
-            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
-                raise ConfigError(f"{module}: {var}.register({key}=...) must be a string literal")
-            text[key] = node.value
-        out.append(Listing(str(call.args[0].value), text.get("summary", ""), text.get("usage", ""), module))
-    return out
 
 
 # -- the registries (filled by the modules of each package when first used) ----------------------------

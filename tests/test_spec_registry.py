@@ -224,7 +224,7 @@ def test_without_readable_sources_every_public_module_is_imported(tmp_path, monk
     import pyconly
 
     pyconly.OPS = reg = Registry("op", package="pyconly", var="OPS")
-    monkeypatch.setattr(registry, "_registering_modules", lambda package, var: [])
+    monkeypatch.setattr(registry, "registering_modules", lambda package, var: [])
     try:
         assert reg.create("op") == 5
     finally:
