@@ -21,7 +21,20 @@ from .errors import ConfigError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "export": ("torch", "torchvision", "onnxslim", "onnxconverter_common", "safetensors", "skimage"),
     "train": ("torch", "torchvision", "safetensors", "skimage"),
-    "eval": ("torch", "torchvision", "safetensors", "skimage", "matplotlib"),
+    "eval": (
+        "torch",
+        "torchvision",
+        "safetensors",
+        "skimage",
+        "matplotlib",
+        "torchattacks",
+        "art",
+        "foolbox",
+        "onnx2torch",
+        "kornia",
+        "scipy",
+    ),
+    "ray": ("ray",),
 }
 
 # The extra named when a module is missing and no command says which one it needs: the first extra
@@ -40,6 +53,7 @@ COMMAND_EXTRA: dict[tuple[str, ...], str] = {
     ("train", "eval"): "eval",
     ("models",): "export",
     ("defenses",): "export",
+    ("eval",): "eval",
 }
 
 

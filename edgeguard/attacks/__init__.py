@@ -17,9 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import ATTACKS
-from .base import Normalized
+from .base import KINDS, NORMS, Attack, Normalized
 from .bpda import BPDA, bpda
 from .eot import eot_draws, eot_gradient
+from .measure import Perturbation, perturbation
 from .pgd import PGD, parse_adv, pgd_attack
 
 REGISTRY = ATTACKS
@@ -45,7 +46,12 @@ __all__ = [
     "names",
     "create",
     "from_spec",
+    "Attack",
+    "KINDS",
+    "NORMS",
     "Normalized",
+    "Perturbation",
+    "perturbation",
     "PGD",
     "parse_adv",
     "pgd_attack",

@@ -8,6 +8,7 @@ order, so the shipped weights and ``edgeguard train --resume`` stay bit-reproduc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,11 @@ class PGD:
 
     Calling it, ``PGD(eps, steps)(model, x, y, generator)``, runs :func:`pgd_attack`.
     """
+
+    name: ClassVar[str] = "pgd"
+    norm: ClassVar[str] = "linf"
+    kind: ClassVar[str] = "white-box"
+    random: ClassVar[bool] = True  # uniform random start
 
     eps: float = 8 / 255
     steps: int = 7
