@@ -85,7 +85,11 @@ def test_extras_match_pyproject() -> None:
     dependencies carry none of it."""
     tomllib = pytest.importorskip("tomllib")
     meta = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
-    import_name = {"scikit-image": "skimage", "onnxconverter-common": "onnxconverter_common"}
+    import_name = {
+        "scikit-image": "skimage",
+        "onnxconverter-common": "onnxconverter_common",
+        "adversarial-robustness-toolbox": "art",
+    }
 
     def names(reqs: list[str]) -> set[str]:
         out = set()
@@ -101,7 +105,7 @@ def test_extras_match_pyproject() -> None:
         assert names(opt[extra]) == set(mods), extra
     runtime = names(meta["dependencies"])
     assert runtime == {"numpy", "onnx", "onnxruntime", "opencv_python_headless", "typer", "rich"}
-    assert "edgeguard[export,train,eval]" in opt["dev"]
+    assert "edgeguard[export,train,eval,ray]" in opt["dev"]
 
 
 def test_missing_module_maps_to_one_extra() -> None:
