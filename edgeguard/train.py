@@ -7,7 +7,8 @@ validates every epoch, writes periodic checkpoints and a JSON log, and saves saf
 ``(seed, epoch)`` or ``(seed, step)``, never by global state).
 
 Adversarial training follows Xie et al. (seed 004): each batch is adversarial with probability 0.8
-(PGD, L∞, random start; Madry et al.; :mod:`edgeguard.attacks.pgd`), else clean. The attack works in
+(PGD, L∞, random start; Madry et al.; :mod:`edgeguard.attacks.pgd`), else clean; ``adv`` may name any
+registered white-box attack instead (seed 002 trains with FGSM: ``fgsm:eps=8/255``). The attack works in
 [0, 1] pixel space on the model wrapped with its normalisation. ``python -m edgeguard.train --eval``
 (see :mod:`edgeguard.train_eval`) reproduces the published numbers.
 """
@@ -225,7 +226,7 @@ def train(cfg: TrainConfig, callbacks: list[Callback] | tuple[Callback, ...] = (
                 adv = pgd is not None and float(torch.rand(1, generator=g)) < cfg.adv_fraction
                 if adv:
                     net.eval()  # attack against fixed BN statistics; the update below uses train mode
-                    xb = pgd_attack(model, xb, yb, pgd, g)  # type: ignore[arg-type]
+                    xb = pgd(model, xb, yb, g)  # any white-box attack; PGD: exactly pgd_attack
                 net.train()
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)

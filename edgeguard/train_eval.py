@@ -1,4 +1,4 @@
-"""Evaluation of the embedded sign classifiers: clean top-1, white-box PGD accuracy, confusion matrix.
+"""Evaluation of the embedded sign classifiers: clean top-1, white-box attack accuracy, confusion matrix.
 
 ``evaluate_models(["signs-resnet", "signs-resnet-denoise"])`` renders the held-out test set (base seed
 ``TEST_SEED``, disjoint from the training and validation seeds), measures each registered model with its
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attacks import PGD, Normalized, parse_adv, pgd_attack
+from .attacks import Attack, Normalized, parse_adv
 from .errors import ConfigError
 
 
@@ -32,19 +32,20 @@ def confusion_matrix(pred: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
 def predict(
     model: nn.Module,
     x: np.ndarray,
-    pgd: PGD | None = None,
+    pgd: Attack | None = None,
     y: np.ndarray | None = None,
     bs: int = 200,
     seed: int = 0,
 ) -> np.ndarray:
-    """Top-1 predictions of a [0, 1]-input model on uint8 NHWC images, optionally under PGD."""
+    """Top-1 predictions of a [0, 1]-input model on uint8 NHWC images, optionally under an attack
+    (``parse_adv``: the house PGD or any registered white-box attack)."""
     model.eval()
     preds = []
     for i in range(0, len(x), bs):
         xb = torch.from_numpy(x[i : i + bs]).permute(0, 3, 1, 2).float().div_(255)
         if pgd is not None and y is not None:
             g = torch.Generator().manual_seed(seed * 7919 + i)
-            xb = pgd_attack(model, xb, torch.from_numpy(y[i : i + bs]), pgd, g)
+            xb = pgd(model, xb, torch.from_numpy(y[i : i + bs]), g)
         with torch.no_grad():
             preds.append(model(xb).argmax(1).numpy())
     return np.concatenate(preds) if preds else np.zeros(0, np.int64)
@@ -101,8 +102,9 @@ def evaluate_models(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Clean top-1 on ``n`` held-out rendered images (base seed ``TEST_SEED``, disjoint from training
-    and validation) and white-box PGD accuracy on the first ``n_attack`` of them, per registered model
-    (shipped weights). Optionally writes the JSON and the first model's confusion matrix PNG."""
+    and validation) and accuracy under a white-box attack (``attack``: PGD by default, or any registered
+    white-box attack spec, e.g. ``fgsm:eps=8/255``) on the first ``n_attack`` of them, per registered
+    model (shipped weights). Optionally writes the JSON and the first model's confusion matrix PNG."""
     from .data import dataset
     from .models import build
 

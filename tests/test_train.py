@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from edgeguard import attacks
 from edgeguard.attacks import PGD, Normalized, parse_adv, pgd_attack
 from edgeguard.errors import ConfigError
 from edgeguard.models import build, signs
@@ -38,8 +39,11 @@ def test_parse_adv() -> None:
     assert p == PGD(8 / 255, 7) and p.step_size == pytest.approx(2.5 * 8 / 255 / 7)
     assert parse_adv("none") is None and parse_adv(None) is None
     assert parse_adv("pgd:eps=4/255,steps=3,alpha=1/255").step_size == pytest.approx(1 / 255)
+    assert parse_adv("fgsm:eps=8/255") == attacks.create("fgsm", eps=8 / 255)  # any white-box attack
+    assert parse_adv("pgd:eps=8/255,steps=7,restarts=2").restarts == 2
     for bad, msg in (
-        ("fgsm:eps=1", "only 'pgd"),
+        ("nosuch:eps=1", "--adv 'nosuch:eps=1': unknown attack 'nosuch'"),
+        ("fgsm:eps=2", "--adv 'fgsm:eps=2': need eps > 0 and eps <= 1"),
         ("pgd:eps=8/255,stpes=3", "unknown parameter"),
         ("pgd:eps=0,steps=3", "0 < eps"),
     ):
@@ -169,6 +173,23 @@ def test_adversarial_training_is_bit_reproducible(tmp_path, monkeypatch) -> None
     assert _sha(read_state_dict(tmp_path / "cut.safetensors")) == TINY_ADV_SHA
 
 
+@pytest.mark.slow
+def test_fgsm_adversarial_training_is_reproducible(tmp_path, monkeypatch) -> None:
+    """``--adv`` takes any registered white-box attack (seed 002 trains with FGSM); the library attack
+    draws only from the step's generator, so two runs give the same bits."""
+    monkeypatch.setitem(signs.ARCHS, "tiny", _tiny_arch)
+    cfg = dict(arch="tiny", n_train=96, n_val=32, batch_size=16, epochs=1, ckpt_every=100)
+    cfg.update(adv="fgsm:eps=8/255", adv_fraction=0.5)
+    kinds: list[bool] = []
+    log = train(
+        _cfg(tmp_path, "a", **cfg), callbacks=[lambda ev: ev["kind"] == "step" and kinds.append(ev["adv"])]
+    )
+    train(_cfg(tmp_path, "b", **cfg))
+    assert log["adv"] == "fgsm:eps=0.03137254901960784" and any(kinds) and not all(kinds)
+    a, b = read_state_dict(tmp_path / "a.safetensors"), read_state_dict(tmp_path / "b.safetensors")
+    assert _sha(a) == _sha(b)
+
+
 def test_pgd_is_bit_reproducible() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 4))
@@ -262,5 +283,5 @@ def test_eval_refuses_an_unknown_attack_before_rendering(monkeypatch) -> None:
     from edgeguard.data import dataset
 
     monkeypatch.setattr(dataset, "render_arrays", lambda *a, **k: pytest.fail("rendered first"))
-    with pytest.raises(ConfigError, match="only 'pgd"):
-        evaluate_models(["signs-resnet"], n=8, attack="fgsm:eps=1")
+    with pytest.raises(ConfigError, match="unknown attack 'nosuch'"):
+        evaluate_models(["signs-resnet"], n=8, attack="nosuch:eps=1")

@@ -17,11 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import ATTACKS
+from .adv import parse_adv
 from .base import KINDS, NORMS, Attack, Normalized
 from .bpda import BPDA, bpda
 from .eot import eot_draws, eot_gradient
 from .measure import Perturbation, perturbation
-from .pgd import PGD, parse_adv, pgd_attack
+from .pgd import PGD, pgd_attack
 
 REGISTRY = ATTACKS
 

@@ -16,14 +16,17 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..registry import ATTACKS
-from ..spec import split_spec
+from ._torchattacks import attacking, best_of  # restarts: the bookkeeping shared with pgd-l2
 
 
 @dataclass(frozen=True)
 class PGD:
     """L∞ PGD with a uniform random start (Madry et al. 2018). ``alpha=None`` → 2.5·eps/steps.
 
-    Calling it, ``PGD(eps, steps)(model, x, y, generator)``, runs :func:`pgd_attack`.
+    Calling it, ``PGD(eps, steps)(model, x, y, generator)``, runs :func:`pgd_attack`; with
+    ``restarts=R > 1`` it runs R random starts and keeps, per example, one that misclassifies (else
+    the highest loss). ``restarts=1`` (the default, and adversarial training's) is exactly one
+    :func:`pgd_attack` call, so the pinned training bits do not move.
     """
 
     name: ClassVar[str] = "pgd"
@@ -34,18 +37,27 @@ class PGD:
     eps: float = 8 / 255
     steps: int = 7
     alpha: float | None = None
+    restarts: int = 1
 
     @property
     def step_size(self) -> float:
         return self.alpha if self.alpha is not None else 2.5 * self.eps / max(self.steps, 1)
 
     def spec(self) -> str:
-        return f"pgd:eps={self.eps:.6g},steps={self.steps},alpha={self.step_size:.6g}"
+        more = f",restarts={self.restarts}" if self.restarts != 1 else ""
+        return f"pgd:eps={self.eps:.6g},steps={self.steps},alpha={self.step_size:.6g}{more}"
 
     def __call__(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        return pgd_attack(model, x, y, self, generator)
+        if self.restarts == 1:
+            return pgd_attack(model, x, y, self, generator)
+
+        def once() -> torch.Tensor:
+            with attacking(model):
+                return pgd_attack(model, x, y, self, generator)
+
+        return best_of(model, x, y, (once for _ in range(self.restarts)))
 
 
 def _check(pgd: PGD, where: str) -> PGD:
@@ -53,64 +65,58 @@ def _check(pgd: PGD, where: str) -> PGD:
         raise ConfigError(f"{where}: need 0 < eps <= 1 (pixels in [0, 1]) and steps >= 1")
     if pgd.alpha is not None and not pgd.alpha > 0:
         raise ConfigError(f"{where}: need alpha > 0")
+    if pgd.restarts < 1:
+        raise ConfigError(f"{where}: need restarts >= 1")
     return pgd
 
 
 @ATTACKS.register(
     "pgd",
-    summary="L∞ PGD, random start, sign steps on cross-entropy",
+    summary="L∞ PGD, random start, restarts, sign steps on cross-entropy (house implementation)",
     usage="pgd:eps=8/255,steps=20",
     source="Madry et al. ICLR'18; seed 004 (Xie et al.) for adversarial training",
     traceable=False,
     differentiable=False,
     realtime=False,
     random=True,  # uniform random start
-    examples=({"eps": 8 / 255, "steps": 3}, {"eps": 0.1, "steps": 1, "alpha": 0.1}),
-    invalid=({"eps": 0}, {"eps": 1.5}, {"steps": 0}, {"steps": 2.5}, {"alpha": -0.1}, {"eps": "x"}),
+    examples=({"eps": 8 / 255, "steps": 3}, {"eps": 0.1, "steps": 1, "alpha": 0.1, "restarts": 2}),
+    invalid=(
+        {"eps": 0},
+        {"eps": 1.5},
+        {"steps": 0},
+        {"steps": 2.5},
+        {"alpha": -0.1},
+        {"eps": "x"},
+        {"restarts": 0},
+        {"restarts": 1.5},
+    ),
     norm="linf",
+    kind="white-box",
+    minimal=False,
 )
-def pgd(eps: float = 8 / 255, steps: int = 7, alpha: float | None = None) -> PGD:
+def pgd(eps: float = 8 / 255, steps: int = 7, alpha: float | None = None, restarts: int = 1) -> PGD:
     """The registry factory: ``attacks.from_spec("pgd:eps=8/255,steps=20")``.
 
     Args:
         eps: L∞ budget on [0, 1] pixels, in (0, 1].
         steps: gradient steps, >= 1.
         alpha: step size; ``None`` → 2.5·eps/steps.
+        restarts: random starts, >= 1 (the worst case per example is kept).
 
     Raises:
-        ConfigError: a budget, step count or step size out of range.
+        ConfigError: a budget, step count, step size or restart count out of range.
     """
     try:
-        made = PGD(float(eps), int(steps), None if alpha is None else float(alpha))
+        made = PGD(float(eps), int(steps), None if alpha is None else float(alpha), int(restarts))
     except (TypeError, ValueError):
         raise ConfigError(
             f"pgd: eps, steps and alpha must be numbers, got {eps!r}, {steps!r}, {alpha!r}"
         ) from None
     if made.steps != steps:
         raise ConfigError(f"pgd: steps must be a whole number, got {steps!r}")
+    if made.restarts != restarts:
+        raise ConfigError(f"pgd: restarts must be a whole number, got {restarts!r}")
     return _check(made, "pgd")
-
-
-def parse_adv(spec: str | None) -> PGD | None:
-    """Parse ``--adv`` (``pgd:eps=8/255,steps=7[,alpha=2/255]``; ``none`` → ``None``).
-
-    Raises:
-        ConfigError: unknown attack or parameter, non-positive eps/steps.
-    """
-    if spec is None or spec.strip().lower() in ("", "none", "off"):
-        return None
-    name, short, params = split_spec(spec)
-    if name != "pgd" or short is not None:
-        raise ConfigError(f"--adv {spec!r}: only 'pgd:eps=E,steps=N[,alpha=A]' is supported")
-    unknown = set(params) - {"eps", "steps", "alpha"}
-    if unknown:
-        raise ConfigError(
-            f"--adv {spec!r}: unknown parameter(s) {', '.join(sorted(unknown))} (eps, steps, alpha)"
-        )
-    try:
-        return pgd(**params)
-    except ConfigError as e:
-        raise ConfigError(f"--adv {spec!r}: {str(e).removeprefix('pgd: ')}") from None
 
 
 def pgd_attack(
@@ -142,4 +148,4 @@ def pgd_attack(
     return adv
 
 
-__all__ = ["PGD", "parse_adv", "pgd", "pgd_attack"]
+__all__ = ["PGD", "pgd", "pgd_attack"]

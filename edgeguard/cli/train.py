@@ -74,7 +74,9 @@ def signs(
     ),
     arch: str = typer.Option("signs-resnet", help="signs-resnet | signs-resnet-denoise"),
     adv: str = typer.Option(
-        "none", help="Adversarial training, e.g. pgd:eps=8/255,steps=7 (80 % of batches)."
+        "none",
+        help="Adversarial training with a white-box attack, e.g. pgd:eps=8/255,steps=7 or "
+        "fgsm:eps=8/255 (80 % of batches).",
     ),
     epochs: int = typer.Option(8, min=1),
     data: str = typer.Option("synthetic", help="synthetic | gtsrb:PATH | folder:PATH"),
