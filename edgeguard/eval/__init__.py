@@ -26,6 +26,8 @@ _LAZY: dict[str, str] = {
     "run_grid": ".runner",
     "sanity_checks": ".sanity",
     "write_report": ".report",
+    "rewrite_report": ".report",
+    "table": ".table",
 }
 
 

@@ -1,0 +1,387 @@
+"""``report.md``: what an evaluation measured, written from ``results.json`` and nothing else.
+
+:func:`write_report` turns the results dict (the ``results.json`` shape of issue #11) into
+``OUT/report.md``; :func:`rewrite_report` does it again from an existing ``OUT/results.json``. Every
+number in the report is a field of the results printed with the formats of :mod:`.table` (the test
+parses them back out), so the report can never disagree with the data users load into pandas.
+
+The report follows the issue's rule that the product must never present a configuration as protective
+when the adaptive number says otherwise: naive and adaptive numbers always stand side by side, and a
+configuration whose adaptive robust accuracy falls :data:`GAP` or more below the naive one gets an
+explicit warning (Athalye et al., ICML'18: input transforms evaluated only naively look robust and are
+not). The headline is the per-example worst case over every attack run.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..outputs import OutputGroup
+from .table import MISSING, accuracy, eps_label, markdown, ms, pct, select, size, sort_keys, table
+
+FORMAT = "edgeguard-eval"
+RESULTS = "results.json"
+REPORT = "report.md"
+GAP = 0.10  # adaptive this far (absolute) below naive → the explicit warning
+CI_LEVEL = 95  # the records' intervals are 95 % Wilson score intervals (records.py)
+# Numbers in report.md that are not measurements (the interval level, the year of a citation).
+FIXED_NUMBERS = (str(CI_LEVEL), "2019")
+STAGE_ORDER = ("preprocess", "stage:", "engine", "decision", "escalation", "total")
+
+Results = Mapping[str, Any]
+
+
+def check_results(results: Any, where: str = "results") -> Results:
+    """Refuse anything that is not an ``edgeguard-eval`` results dict (one line, naming what is wrong)."""
+    if not isinstance(results, Mapping):
+        raise ConfigError(f"{where}: expected an {FORMAT} results object, got {type(results).__name__}")
+    if results.get("format") != FORMAT:
+        raise ConfigError(f"{where}: format is {results.get('format')!r}, expected {FORMAT!r}")
+    for key in ("configs", "records"):
+        if not isinstance(results.get(key), list):
+            raise ConfigError(f"{where}: {key!r} must be a list")
+    for i, r in enumerate(results["records"]):
+        if not isinstance(r, Mapping) or not all(k in r for k in ("config", "attack", "mode")):
+            raise ConfigError(f"{where}: records[{i}] lacks config/attack/mode")
+    return results
+
+
+def _vary(records: Sequence[Mapping[str, Any]], key: str) -> bool:
+    return len({json.dumps(r.get(key), sort_keys=True) for r in records}) > 1
+
+
+def _config_label(c: Mapping[str, Any], key: str) -> str:
+    v = c.get(key)
+    if isinstance(v, Mapping):  # configs[i]["detector"] is the measured detector (spec, tau, auc …)
+        v = v.get("spec") or "yes"
+    if v is None or v == [] or v == ():
+        return "none"
+    return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
+def _stage_sort(name: str) -> tuple[int, str]:
+    for i, prefix in enumerate(STAGE_ORDER):
+        if name == prefix or (prefix.endswith(":") and name.startswith(prefix)):
+            return (i, "")  # host stages keep their pipeline order (dicts keep insertion order)
+    return (len(STAGE_ORDER) - 1, name)
+
+
+def latency_stages(latency: Any) -> dict[str, Mapping[str, Any]]:
+    """The per-stage entries of a ``latency_ms`` dict (``{stage: {"p50", "p95"}}``), in pipeline order.
+
+    A stage given as a bare number is taken as its p50.
+    """
+    if not isinstance(latency, Mapping):
+        return {}
+    out = {}
+    for k, v in latency.items():
+        if isinstance(v, Mapping) and "p50" in v:
+            out[k] = v
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("runs", "warmup", "batch"):
+            out[k] = {"p50": v}
+    return dict(sorted(out.items(), key=lambda kv: _stage_sort(kv[0])))
+
+
+def _header(results: Results) -> list[str]:
+    data = results.get("data") or {}
+    command = results.get("command")
+    cmd = shlex.join(map(str, command)) if isinstance(command, list) else str(command or MISSING)
+    versions = results.get("versions") or {}
+    lines = ["# Robustness report", ""]
+    lines.append(f"- Command: `{cmd}`")
+    lines.append(f"- Created: {results.get('created', MISSING)}")
+    sha = data.get("sha256")
+    lines.append(
+        f"- Data: {data.get('spec', MISSING)}, n = {data.get('n', MISSING)}"
+        + (f", sha256 `{sha}`" if sha else "")
+    )
+    lines.append(f"- Seed: {results.get('seed', MISSING)}")
+    if versions:
+        lines.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    lines += [
+        "",
+        f"Accuracies are percentages; parentheses hold the {CI_LEVEL} % Wilson score interval. "
+        "*Naive*: the attack sees the bare model and the defense is applied after it (what the seeds "
+        "measured). *Adaptive*: the attack goes through the whole deployed pipeline (straight-through "
+        "rounding, BPDA for host stages, EOT for random ones). Final accuracy is always measured on the "
+        "deployed pipeline.",
+        "",
+    ]
+    return lines
+
+
+def _configs(results: Results) -> list[str]:
+    rows = []
+    for c in results["configs"]:
+        total = latency_stages(c.get("latency_ms")).get("total", {})
+        rows.append(
+            [
+                str(c.get("name")),
+                str(c.get("model", MISSING)),
+                _config_label(c, "defenses"),
+                _config_label(c, "stages"),
+                _config_label(c, "detector"),
+                "yes" if c.get("white_box", True) else "**no**",
+                accuracy(c.get("clean_accuracy"), c.get("clean_ci")),
+                ms(total.get("p50")),
+            ]
+        )
+    header = ["configuration", "model", "defenses", "host stages", "detector", "white-box", "clean accuracy"]
+    return ["## Configurations", "", markdown([*header, "latency p50 (ms)"], rows, numeric_from=6)]
+
+
+def gap_warnings(results: Results) -> list[str]:
+    """One warning line per configuration whose adaptive number is :data:`GAP` or more below naive."""
+    lines = []
+    records = results["records"]
+    for c in results["configs"]:
+        name = c.get("name")
+        worst: tuple[float, Mapping[str, Any], Mapping[str, Any]] | None = None
+        adaptive = {
+            (r.get("attack"), r.get("eps")): r
+            for r in select(records, mode="adaptive", where={"config": name})
+        }
+        for r in select(records, mode="naive", where={"config": name}):
+            a = adaptive.get((r.get("attack"), r.get("eps")))
+            try:
+                gap = float(r["robust_accuracy"]) - float(a["robust_accuracy"]) if a else None
+            except (KeyError, TypeError, ValueError):
+                gap = None
+            if gap is not None and gap >= GAP - 1e-12 and (worst is None or gap > worst[0]):
+                worst = (gap, r, a)
+        if worst is None:
+            continue
+        _, naive, adapt = worst
+        transforms = any(c.get(k) for k in ("defenses", "stages", "detector"))
+        verdict = (
+            "input transforms are not protection here"
+            if transforms
+            else "the naive number overstates this configuration's robustness"
+        )
+        lines.append(
+            f"- **Warning — {name}**: adaptive robust accuracy {pct(adapt['robust_accuracy'])} % vs naive "
+            f"{pct(naive['robust_accuracy'])} % ({naive.get('attack')}, ε = "
+            f"{eps_label(naive.get('eps'), naive.get('norm'))}): {verdict}; only the adaptive number counts."
+        )
+    return lines
+
+
+def _warnings(results: Results) -> list[str]:
+    lines = gap_warnings(results)
+    for c in results["configs"]:
+        if c.get("white_box", True) is False:
+            notes = "; ".join(map(str, c.get("notes") or [])) or "no differentiable copy of this pipeline"
+            lines.append(
+                f"- **White-box numbers missing — {c.get('name')}**: {notes}. Its adaptive numbers come from "
+                "query-only attacks and are upper bounds on its robust accuracy."
+            )
+    failed = [s for s in results.get("sanity") or [] if not s.get("passed", False)]
+    if failed:
+        lines.append(
+            "- **Sanity checks failed** (see the table below): the numbers they concern are not trustworthy."
+        )
+    return (["## Warnings", "", *lines, ""]) if lines else []
+
+
+def _worst(results: Results) -> list[str]:
+    worst = select(results["records"], mode="worst")
+    if not worst:
+        return []
+    rows = ("config", "attack") if _vary(worst, "attack") else ("config",)
+    cols = ("norm", "eps") if _vary(worst, "norm") else ("eps",)
+    return [
+        "## Headline: per-example worst case",
+        "",
+        "Robust accuracy counting an example as robust only if it survives every bounded attack run "
+        "at that ε (mean over examples of the minimum over attacks).",
+        "",
+        table(worst, rows=rows, cols=cols),
+    ]
+
+
+def _per_config(results: Results) -> list[str]:
+    lines = ["## Naive and adaptive robust accuracy", ""]
+    records = select(results["records"], mode=("naive", "adaptive"))
+    for c in results["configs"]:
+        mine = select(records, where={"config": c.get("name")})
+        if not mine:
+            continue
+        rows = ("attack", "n") + (("eot",) if _vary(mine, "eot") else ())
+        lines += [f"### {c.get('name')}", "", table(mine, rows=rows, cols=("eps", "mode"))]
+    return lines if len(lines) > 2 else []
+
+
+def _detection(results: Results) -> list[str]:
+    dets = [
+        (c.get("name"), c["detector"]) for c in results["configs"] if isinstance(c.get("detector"), Mapping)
+    ]
+    rated = [r for r in results["records"] if r.get("detection_rate") is not None]
+    if not dets and not rated:
+        return []
+    lines = ["## Detection", ""]
+    if dets:
+        rows = [[str(n), size(d.get("tau")), pct(d.get("fpr")), size(d.get("auc"))] for n, d in dets]
+        lines.append(markdown(["configuration", "τ", "FPR at τ (%)", "AUC"], rows, numeric_from=1))
+    if rated:
+        lines += [
+            "Fraction of adversarial inputs flagged at τ:",
+            "",
+            table(rated, rows=("config", "attack"), cols=("eps", "mode"), value="detection_rate"),
+        ]
+    return lines
+
+
+def _latency(results: Results) -> list[str]:
+    per = [(c.get("name"), latency_stages(c.get("latency_ms"))) for c in results["configs"]]
+    per = [(n, s) for n, s in per if s]
+    if not per:
+        return []
+    stages: list[str] = []
+    for _, s in per:
+        stages += [k for k in s if k not in stages]
+    stages.sort(key=_stage_sort)
+    rows = []
+    for name, s in per:
+        cells = []
+        for k in stages:
+            v = s.get(k)
+            cells.append(MISSING if v is None else f"{ms(v.get('p50'))} / {ms(v.get('p95'))}")
+        rows.append([str(name), *cells])
+    return [
+        "## Latency per stage",
+        "",
+        "Milliseconds per call with one image, on the same deployed pipeline that was attacked: p50 / p95.",
+        "",
+        markdown(["configuration", *stages], rows, numeric_from=1),
+    ]
+
+
+def _norms(results: Results) -> list[str]:
+    records = select(results["records"], mode=("naive", "adaptive"))
+    if not records:
+        return []
+    rows = []
+    for r in _ordered(records, ("config", "attack", "eps", "mode")):
+        eps = r.get("eps")
+        budget = eps_label(eps, r.get("norm"))
+        if eps is not None and "/" in budget:
+            budget += f" ({size(eps)})"
+        rows.append(
+            [
+                str(r.get("config")),
+                str(r.get("attack")),
+                str(r.get("mode")),
+                str(r.get("norm") or MISSING),
+                budget,
+                size(r.get("norm_linf")),
+                size(r.get("l2")),
+                size(r.get("norm_l2")),
+            ]
+        )
+    header = ["configuration", "attack", "mode", "norm", "budget ε", "measured L∞", "L2", "normalised L2"]
+    return [
+        "## Perturbation sizes",
+        "",
+        "Mean measured size of the perturbations each attack produced, next to its budget.",
+        "",
+        markdown(header, rows, numeric_from=4),
+    ]
+
+
+def _ordered(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[Mapping[str, Any]]:
+    """Records in the table generator's order (first appearance; ε numeric; naive → adaptive → worst)."""
+    return [r for _, r in sorted(zip(sort_keys(records, keys), records), key=lambda kr: kr[0])]
+
+
+def _sanity(results: Results) -> list[str]:
+    checks = results.get("sanity") or []
+    if not checks:
+        return []
+    rows = [
+        [
+            str(s.get("check", MISSING)),
+            str(s.get("config") or MISSING),
+            str(s.get("attack") or MISSING),
+            "passed" if s.get("passed") else "**FAILED**",
+            str(s.get("detail") or ""),
+        ]
+        for s in checks
+    ]
+    return [
+        "## Sanity checks",
+        "",
+        "Carlini et al. 2019, *On Evaluating Adversarial Robustness*: failed checks are marked **FAILED**.",
+        "",
+        markdown(["check", "configuration", "attack", "result", "detail"], rows),
+    ]
+
+
+def _notes(results: Results) -> list[str]:
+    lines = [
+        f"- {c.get('name')}: " + "; ".join(map(str, c["notes"]))
+        for c in results["configs"]
+        if c.get("notes") and c.get("white_box", True) is not False
+    ]
+    return ["## Notes", "", *lines, ""] if lines else []
+
+
+def render(results: Any) -> str:
+    """The text of ``report.md`` for a results dict."""
+    results = check_results(results)
+    parts = [
+        _header(results),
+        _configs(results),
+        _warnings(results),
+        _worst(results),
+        _per_config(results),
+        _detection(results),
+        _latency(results),
+        _norms(results),
+        _sanity(results),
+        _notes(results),
+    ]
+    text = "\n".join(line for part in parts if part for line in part)
+    return text.rstrip("\n") + "\n"
+
+
+def write_report(results: Any, out_dir: str | Path) -> Path:
+    """Write ``OUT/report.md`` from a results dict (temp file, renamed when complete); return its path."""
+    text = render(results)
+    dest = Path(out_dir) / REPORT
+    with OutputGroup([dest], what="report", make_parents=True) as group:
+        group.write_text(dest, text)
+    return dest
+
+
+def read_results(out_dir: str | Path) -> Results:
+    """Load and check ``OUT/results.json`` (``ConfigError`` naming the file when it is missing or bad)."""
+    path = Path(out_dir) / RESULTS
+    if not path.is_file():
+        raise ConfigError(f"{str(path)!r}: no results.json here (run `edgeguard eval --out {out_dir}` first)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{str(path)!r}: not readable as JSON ({exc})") from None
+    return check_results(data, where=str(path))
+
+
+def rewrite_report(out_dir: str | Path) -> Path:
+    """Regenerate ``OUT/report.md`` from ``OUT/results.json`` (``edgeguard eval --report-only OUT``)."""
+    return write_report(read_results(out_dir), out_dir)
+
+
+__all__ = [
+    "GAP",
+    "check_results",
+    "gap_warnings",
+    "read_results",
+    "render",
+    "rewrite_report",
+    "table",
+    "write_report",
+]
