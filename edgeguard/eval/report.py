@@ -20,11 +20,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
 from ..outputs import OutputGroup
+from .records import read_results, validate_results
 from .table import MISSING, accuracy, eps_label, markdown, ms, pct, select, size, sort_keys, table
 
-FORMAT = "edgeguard-eval"
 RESULTS = "results.json"
 REPORT = "report.md"
 GAP = 0.10  # adaptive this far (absolute) below naive → the explicit warning
@@ -37,18 +36,8 @@ Results = Mapping[str, Any]
 
 
 def check_results(results: Any, where: str = "results") -> Results:
-    """Refuse anything that is not an ``edgeguard-eval`` results dict (one line, naming what is wrong)."""
-    if not isinstance(results, Mapping):
-        raise ConfigError(f"{where}: expected an {FORMAT} results object, got {type(results).__name__}")
-    if results.get("format") != FORMAT:
-        raise ConfigError(f"{where}: format is {results.get('format')!r}, expected {FORMAT!r}")
-    for key in ("configs", "records"):
-        if not isinstance(results.get(key), list):
-            raise ConfigError(f"{where}: {key!r} must be a list")
-    for i, r in enumerate(results["records"]):
-        if not isinstance(r, Mapping) or not all(k in r for k in ("config", "attack", "mode")):
-            raise ConfigError(f"{where}: records[{i}] lacks config/attack/mode")
-    return results
+    """Refuse anything that is not a valid ``edgeguard-eval`` results dict (``records.validate_results``)."""
+    return validate_results(results, where)
 
 
 def _vary(records: Sequence[Mapping[str, Any]], key: str) -> bool:
@@ -358,28 +347,15 @@ def write_report(results: Any, out_dir: str | Path) -> Path:
     return dest
 
 
-def read_results(out_dir: str | Path) -> Results:
-    """Load and check ``OUT/results.json`` (``ConfigError`` naming the file when it is missing or bad)."""
-    path = Path(out_dir) / RESULTS
-    if not path.is_file():
-        raise ConfigError(f"{str(path)!r}: no results.json here (run `edgeguard eval --out {out_dir}` first)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{str(path)!r}: not readable as JSON ({exc})") from None
-    return check_results(data, where=str(path))
-
-
 def rewrite_report(out_dir: str | Path) -> Path:
     """Regenerate ``OUT/report.md`` from ``OUT/results.json`` (``edgeguard eval --report-only OUT``)."""
-    return write_report(read_results(out_dir), out_dir)
+    return write_report(read_results(Path(out_dir) / RESULTS), out_dir)
 
 
 __all__ = [
     "GAP",
     "check_results",
     "gap_warnings",
-    "read_results",
     "render",
     "rewrite_report",
     "table",

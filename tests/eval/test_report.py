@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from edgeguard.errors import ConfigError
-from edgeguard.eval import report
+from edgeguard.eval import records, report
+from edgeguard.eval.records import validate_results
 from edgeguard.eval.table import eps_label, markdown, ms, pct, size, table
 
 from .results_fixture import EPS, PGD, results, wilson
@@ -64,6 +65,13 @@ def _cells(md: str, heading: str) -> dict[tuple[str, str], str]:
         rows.append([c.strip() for c in line.strip("|").split("|")])
     header, body = rows[0], rows[2:]
     return {(row[0], h): cell for row in body for h, cell in zip(header[1:], row[1:])}
+
+
+def test_the_fixture_is_a_valid_results_file() -> None:
+    data = validate_results(results())
+    assert len(data["records"]) == 24 + 12 + 4 + 12  # pgd, fgsm, deepfool, worst
+    # records.wilson is the interval the report prints; scipy's Wilson interval is the oracle
+    assert records.wilson(141, 500) == pytest.approx(tuple(wilson(141, 500)), abs=1e-12)
 
 
 def test_eps_labels_are_what_people_write() -> None:
@@ -233,13 +241,17 @@ def test_rewrite_report_from_results_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (None, "no results.json"),
-        ("{not json", "not readable as JSON"),
-        ('{"format": "other"}', "expected 'edgeguard-eval'"),
-        ('{"format": "edgeguard-eval", "configs": [], "records": [{"config": "a"}]}', "records\\[0\\]"),
+        (None, "does not exist"),
+        ("{not json", "cannot be read"),
+        ('{"format": "other"}', "not an edgeguard evaluation"),
+        ("BAD RECORD", "records\\[0\\]: missing key 'attack'"),
     ],
 )
 def test_bad_results_refused_and_nothing_written(tmp_path: Path, content, message) -> None:
+    if content == "BAD RECORD":
+        data = results()
+        del data["records"][0]["attack"]
+        content = json.dumps(data)
     if content is not None:
         (tmp_path / "results.json").write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
