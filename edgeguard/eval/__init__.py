@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "write_report": ".report",
     "rewrite_report": ".report",
     "table": ".table",
+    "measure_latency": ".latency",
 }
 
 
