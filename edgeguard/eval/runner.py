@@ -1,0 +1,452 @@
+"""Run an evaluation grid: independent cells, locally or on Ray, resumable, with the worst case at the end.
+
+Each finished cell is written at once to ``OUT/cells/<key>.json`` (temp file, then rename), so an
+interrupted run keeps every finished cell and ``--resume`` runs only the rest (the key hashes
+everything that shapes a cell's result, so a changed grid never reuses a stale cell). Each
+configuration's deployed-pipeline summary (clean accuracy, latency, detector, notes) goes to
+``OUT/configs/<key>.json`` the same way. ``executor="ray"`` (or ``"ray://HOST:PORT"``) runs cells as
+Ray tasks (the ``ray`` extra; Ray does the scheduling — no home-made job queue).
+
+The runner adds the few cheap cells the sanity checks need (Carlini et al. 2019; :mod:`.sanity`):
+a large-ε cell and a doubled-steps cell per configuration, and a random-noise baseline per ε; their
+records carry ``extra`` (why they were added) and stay out of the worst case.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..extras import MissingExtraError, available
+from .grid import AttackPlan, Cell, Grid, plan_attack
+from .records import accuracy, results, write_json
+
+LARGE_EPS = {"linf": 0.5, "l2": 20.0}  # far beyond any perceptibility bound: accuracy must reach ~0
+EXTRA_N = 100  # examples in the cells added for the sanity checks
+FIT_N = 200  # fitting-set size for universal attacks
+# (workspace, config dict) -> (Target, EvalData, summary); tests swap in a fake pipeline
+Prepare = Callable[["Workspace", dict[str, Any]], tuple[Any, Any, dict[str, Any]]]
+
+
+# -- planning ---------------------------------------------------------------------------------------------
+
+
+def plan_cells(grid: Grid, *, sanity_cells: bool = True) -> list[Cell]:
+    """The grid's cells, then the extra cells the sanity checks need (see the module docstring)."""
+    from .robustness import noise_plan
+
+    cells = grid.cells()
+    if not sanity_cells:
+        return cells
+    bounded = [a for a in grid.attacks if not a.minimal and a.eps and a.kind == "white-box"]
+    extra: list[Cell] = []
+    specs = {a.spec for a in grid.attacks}
+    n = min(grid.n, EXTRA_N)
+    for cfg in grid.configs:
+        big = next((a for a in bounded if a.name == "pgd"), bounded[0] if bounded else None)
+        if big is not None and big.norm in LARGE_EPS:
+            extra.append(Cell(cfg, big, LARGE_EPS[big.norm], min(big.n, n), big.seed, big.eot, "large-eps"))
+        doubled = next(((a, d) for a in bounded if (d := _doubled(a)) is not None), None)
+        if doubled is not None and doubled[1].spec not in specs:
+            a, twice = doubled
+            extra.append(Cell(cfg, twice, max(a.eps), a.n, a.seed, a.eot, "doubled-steps"))
+        for norm in sorted({a.norm for a in bounded if a.norm in LARGE_EPS}):
+            eps = sorted({e for a in bounded if a.norm == norm for e in a.eps})
+            plan = noise_plan(norm, grid.n, grid.seed)
+            extra += [Cell(cfg, plan, e, grid.n, grid.seed, 1, "random-noise") for e in eps]
+    return cells + extra
+
+
+def _doubled(plan: AttackPlan) -> AttackPlan | None:
+    from ..registry import ATTACKS
+
+    params = dict(plan.params)
+    entry = ATTACKS.get(plan.name)
+    default = next((p.default for p in entry.params if p.name == "steps"), None)
+    steps = params.get("steps", default)
+    if not isinstance(steps, int) or isinstance(steps, bool):
+        return None
+    params["steps"] = 2 * steps
+    from ..spec import format_spec
+
+    spec = format_spec(plan.name, dict(sorted(params.items())))
+    try:
+        return plan_attack(spec, plan.eps, n=plan.n, seed=plan.seed, eot=plan.eot)
+    except ConfigError:
+        return None
+
+
+# -- the work of one process -----------------------------------------------------------------------------
+
+
+class Workspace:
+    """Per-process caches: evaluation data per input size, prepared targets per configuration."""
+
+    def __init__(self, grid: Grid, workdir: Path, threads: int = 1, prepare: Prepare | None = None) -> None:
+        self.grid, self.workdir, self.threads = grid, Path(workdir), threads
+        self._prepare_fn = prepare
+        self._data: dict[Any, Any] = {}
+        self._targets: dict[str, Any] = {}
+        self.n = max([grid.n, *(a.n for a in grid.attacks)])
+        self.fit = FIT_N if any(a.kind == "universal" for a in grid.attacks) else 0
+
+    def data(self, size: tuple[int, int], labels: Sequence[str] | None) -> Any:
+        from .data import load_data
+
+        key = (tuple(size), tuple(labels) if labels else None)
+        if key not in self._data:
+            self._data[key] = load_data(
+                self.grid.data, self.n, tuple(size), labels=labels, fit=self.fit, seed=self.grid.seed
+            )
+        return self._data[key]
+
+    def target(self, cfg: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+        """``(Target, EvalData, summary)`` for a configuration (deployed and scored once per process)."""
+        name = cfg["name"]
+        if name not in self._targets:
+            fn = self._prepare_fn or Workspace._prepare
+            self._targets[name] = fn(self, cfg)
+        return self._targets[name]
+
+    def _prepare(self, cfg: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+        import torch
+
+        from .attackable import attackable
+        from .config import Config, deploy
+        from .robustness import Target, score
+
+        torch.set_num_threads(max(1, self.threads))
+        config = Config.from_dict(dict(cfg))
+        pipe = deploy(config, self.workdir, threads=self.threads, detector_fpr=self.grid.detector_fpr)
+        data = self.data(pipe.size, pipe.labels)
+        clean = score(pipe, data.x, data.y)
+        atk = attackable(config, eot=self.grid.eot, seed=self.grid.seed)
+        target = Target(
+            name=config.name,
+            pipeline=pipe,
+            attackable=atk,
+            clean=clean.correct,
+            latency_ms=clean.ms_per_image,
+            detector=clean.flagged is not None,
+            notes=list(atk.notes),
+        )
+        acc, ci = accuracy(clean.correct)
+        summary = {
+            **config.to_dict(),
+            "clean_accuracy": acc,
+            "clean_ci": ci,
+            "clean_correct": clean.correct,
+            "latency_ms": _latency(pipe, data.x, clean.ms_per_image),
+            "detector": _detector(pipe),
+            "white_box": bool(atk.white_box),
+            "random": bool(atk.random),
+            "notes": list(atk.notes),
+            "data": data.describe(),
+        }
+        return target, data, summary
+
+
+def _latency(pipe: Any, x: Any, total: float) -> dict[str, Any]:
+    """Per-stage latency of the deployed pipeline (``eval/latency.py``), else the scoring runs' mean."""
+    try:
+        from .latency import measure_latency  # type: ignore[attr-defined]
+    except ImportError:
+        return {"total": round(total, 4)}
+    return dict(measure_latency(pipe, x[:8]))
+
+
+def _detector(pipe: Any) -> dict[str, Any] | None:
+    det = getattr(pipe.manifest, "detector", None)
+    if det is None:
+        return None
+    keep = ("spec", "threshold", "fpr", "output", "calibration_sha256")
+    out = {k: getattr(det, k) for k in keep if hasattr(det, k)}
+    if "threshold" in out:
+        out["tau"] = out["threshold"]
+    return out
+
+
+def execute(ws: Workspace, cell: Cell) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run one cell in this process: ``(config summary, cell result)``."""
+    from .robustness import run_cell
+
+    target, data, summary = ws.target(dict(cell.config))
+    result = run_cell(cell, target, data.x, data.y, fit=(data.fit_x, data.fit_y) if ws.fit else None)
+    result["cell"] = {
+        "config": cell.config["name"],
+        "attack": cell.attack.spec,
+        "eps": cell.eps,
+        "extra": cell.extra,
+    }
+    return summary, result
+
+
+_WORKSPACES: dict[str, Workspace] = {}
+
+
+def _ray_execute(
+    grid: Grid, workdir: str, threads: int, cell: Cell, prepare: Prepare | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Ray task: one workspace per worker process, reused by the cells it runs."""
+    ws = _WORKSPACES.get(workdir)
+    if ws is None:
+        ws = _WORKSPACES[workdir] = Workspace(grid, Path(workdir), threads, prepare)
+    return execute(ws, cell)
+
+
+# -- the grid --------------------------------------------------------------------------------------------
+
+
+def check_executor(executor: str) -> str:
+    """``local``, ``ray`` or ``ray://ADDRESS``; Ray must be installed for the last two.
+
+    Raises:
+        ConfigError: another value; MissingExtraError when the ``ray`` extra is missing.
+    """
+    if executor == "local":
+        return executor
+    if executor != "ray" and not (executor.startswith("ray://") and len(executor) > 6):
+        raise ConfigError(f"--executor {executor!r}: expected local, ray or ray://HOST:PORT")
+    if not available("ray"):
+        raise MissingExtraError(f"--executor {executor}", "ray", "ray")
+    return executor
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # a damaged file counts as not done
+    return data if isinstance(data, dict) else None
+
+
+def run_grid(
+    grid: Grid,
+    out: str | Path,
+    *,
+    executor: str = "local",
+    resume: bool = False,
+    threads: int = 1,
+    command: Sequence[str] = (),
+    progress: bool = True,
+    sanity_cells: bool = True,
+    on_cell: Callable[[dict[str, Any]], None] | None = None,
+    prepare: Prepare | None = None,
+) -> dict[str, Any]:
+    """Run every cell not yet done, then return the ``results.json`` object (not written; see the CLI).
+
+    Args:
+        grid: the checked grid.
+        out: output folder; cells go to ``out/cells``, deployed engines to ``out/work``.
+        executor: ``local`` (default), ``ray`` or ``ray://ADDRESS``.
+        resume: reuse finished cells found in ``out/cells`` (without it they are run again).
+        threads: torch and onnxruntime threads per process.
+        command: the command line, recorded in the results.
+        progress: show a rich progress bar with ETA on stderr.
+        sanity_cells: add the cells the sanity checks need.
+        on_cell: called with each finished cell result (tests count them).
+        prepare: replaces deploy + attackable for a configuration (tests use a fake pipeline).
+    """
+    from .sanity import sanity_checks
+
+    check_executor(executor)
+    out = Path(out)
+    cells_dir, configs_dir, work = out / "cells", out / "configs", out / "work"
+    for d in (cells_dir, configs_dir, work):
+        d.mkdir(parents=True, exist_ok=True)
+    cells = plan_cells(grid, sanity_cells=sanity_cells)
+    done: dict[str, dict[str, Any]] = {}
+    if resume:
+        for c in cells:
+            found = _read_json(cells_dir / f"{c.key}.json")
+            if found is not None and found.get("key") == c.key:
+                done[c.key] = found
+    todo = [c for c in cells if c.key not in done]
+    summaries: dict[str, dict[str, Any]] = {}
+    for cfg in grid.configs:
+        s = _read_json(configs_dir / f"{_config_key(cfg)}.json") if resume else None
+        if s is not None:
+            summaries[cfg["name"]] = s
+
+    def finish(summary: dict[str, Any], result: dict[str, Any]) -> None:
+        name = result["cell"]["config"]
+        if name not in summaries:
+            summaries[name] = summary
+            write_json(configs_dir / f"{_config_key(summary)}.json", summary)
+        write_json(cells_dir / f"{result['key']}.json", result)
+        done[result["key"]] = result
+        if on_cell is not None:
+            on_cell(result)
+
+    with _progress(len(cells), len(done), progress) as advance:
+        if executor == "local":
+            ws = Workspace(grid, work, threads, prepare)
+            for c in todo:
+                finish(*execute(ws, c))
+                advance(c)
+        else:
+            _run_ray(grid, work, threads, todo, executor, finish, advance, prepare)
+    missing = [c for c in grid.configs if c["name"] not in summaries]
+    if missing:  # every cell of a configuration was resumed but its summary is gone: prepare it again
+        ws = Workspace(grid, work, threads, prepare)
+        for cfg in missing:
+            summaries[cfg["name"]] = ws.target(dict(cfg))[2]
+            write_json(configs_dir / f"{_config_key(cfg)}.json", summaries[cfg["name"]])
+    ordered = [done[c.key] for c in cells if c.key in done]
+    recs = [r for res in ordered for r in res["records"]]
+    recs += worst_records(ordered, summaries)
+    data_entry = next(iter(summaries.values()))["data"] if summaries else {"spec": grid.data}
+    configs = [
+        {k: v for k, v in summaries[c["name"]].items() if k not in ("clean_correct", "data")}
+        for c in grid.configs
+    ]
+    res = results(command=list(command), data=data_entry, seed=grid.seed, configs=configs, records=recs)
+    res["sanity"] = sanity_checks(res["records"])
+    res["extra_cells"] = sorted({c.extra for c in cells if c.extra})
+    return res
+
+
+def _config_key(cfg: dict[str, Any]) -> str:
+    import hashlib
+
+    keep = {k: cfg.get(k) for k in ("name", "model", "defenses", "stages", "detector", "weights")}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _run_ray(
+    grid: Grid,
+    work: Path,
+    threads: int,
+    todo: list[Cell],
+    executor: str,
+    finish: Callable[[dict[str, Any], dict[str, Any]], None],
+    advance: Callable[[Cell], None],
+    prepare: Prepare | None,
+) -> None:
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=None if executor == "ray" else executor, include_dashboard=False, log_to_driver=False
+        )
+    try:
+        task = ray.remote(num_cpus=max(1, threads))(_ray_execute)
+        pending = {task.remote(grid, str(work), threads, c, prepare): c for c in todo}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                cell = pending.pop(ref)
+                finish(*ray.get(ref))
+                advance(cell)
+    finally:
+        for ref in list(locals().get("pending", {})):
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+
+
+class _progress:
+    """A rich progress bar with ETA over cells (on stderr); a no-op when ``show`` is false."""
+
+    def __init__(self, total: int, done: int, show: bool) -> None:
+        self.total, self.done, self.show = total, done, show and total > 0
+        self._bar: Any = None
+
+    def __enter__(self) -> Callable[[Cell], None]:
+        if not self.show:
+            return lambda cell: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._bar.start()
+        task = self._bar.add_task("cells", total=self.total, completed=self.done)
+
+        def advance(cell: Cell) -> None:
+            eps = "min" if cell.eps is None else f"{cell.eps:.4g}"
+            self._bar.update(
+                task, advance=1, description=f"{cell.config['name'][:30]} {cell.attack.name} ε={eps}"
+            )
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+# -- the worst case ---------------------------------------------------------------------------------------
+
+
+def worst_records(
+    cells: Sequence[dict[str, Any]], summaries: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per (config, ε, norm): the mean over examples of the minimum over every bounded attack run, in
+    both modes (mode ``worst``): the headline robust accuracy.
+
+    An example counts as robust only if every attack at that budget, naive or adaptive, failed on it
+    (Carlini et al. 2019: report the per-example worst case; an attacker picks the attack that works).
+    Attacks evaluated on different n share their first examples. Minimal attacks (no ε) and the cells
+    added for sanity checks are left out.
+    """
+    groups: dict[tuple, list[tuple[dict[str, Any], list[bool]]]] = defaultdict(list)
+    for res in cells:
+        for rec in res["records"]:
+            if rec["eps"] is None or rec.get("extra") or rec.get("minimal"):
+                continue
+            correct = res["examples"][rec["mode"]]["correct"]
+            groups[(rec["config"], rec["eps"], rec["norm"])].append((rec, correct))
+    out = []
+    for (config, eps, norm), items in groups.items():
+        n = min(len(c) for _, c in items)
+        worst = [all(c[i] for _, c in items) for i in range(n)]
+        robust, robust_ci = accuracy(worst)
+        clean = summaries.get(config, {}).get("clean_correct")
+        clean_acc, clean_ci = (
+            accuracy(clean[:n]) if clean else (items[0][0]["clean_accuracy"], items[0][0]["clean_ci"])
+        )
+        recs = [r for r, _ in items]
+        out.append(
+            {
+                "config": config,
+                "attack": "worst-case",
+                "attacks": sorted({f"{r['attack']} ({r['mode']})" for r in recs}),
+                "eps": eps,
+                "norm": norm,
+                "mode": "worst",
+                "n": n,
+                "clean_accuracy": clean_acc,
+                "robust_accuracy": robust,
+                "robust_ci": robust_ci,
+                "clean_ci": clean_ci,
+                "norm_l2": None,
+                "norm_linf": None,
+                "l2": None,
+                "latency_ms": recs[0]["latency_ms"],
+                "detection_rate": None,
+                "seconds": round(sum(r["seconds"] or 0 for r in recs), 3),
+                "seed": recs[0]["seed"],
+                "eot": max(r["eot"] for r in recs),
+                "kind": "+".join(sorted({r["kind"] for r in recs})),
+                "white_box": any(r["white_box"] for r in recs),
+                "minimal": False,
+                "extra": "",
+            }
+        )
+    return out
+
+
+__all__ = ["Workspace", "check_executor", "execute", "plan_cells", "run_grid", "worst_records"]

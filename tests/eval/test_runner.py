@@ -1,0 +1,81 @@
+"""The runner on a fake deployed configuration: results validate, resume skips finished cells,
+an interrupt keeps them, the worst case is the per-example minimum."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgeguard.eval import records
+from edgeguard.eval.grid import parse_grid
+from edgeguard.eval.runner import plan_cells, run_grid, worst_records
+
+from .fake import prepare
+
+GRID = {
+    "eval": {"n": 24, "eps": ["4/255", "0.1"], "seed": 1},
+    "config": [{"name": "lin", "model": "signs"}],
+    "attack": [{"spec": "pgd:steps=2"}, {"spec": "pgd:steps=1,alpha=0.1", "eps": [0.1]}],
+}
+
+
+def test_tiny_grid_end_to_end(tmp_path) -> None:
+    grid = parse_grid(GRID)
+    seen = []
+    res = run_grid(grid, tmp_path, prepare=prepare, progress=False, on_cell=seen.append, command=["t"])
+    cells = plan_cells(grid)
+    assert len(seen) == len(cells) == 3 + 4  # grid; large-ε, doubled steps, noise at 2 ε
+    assert {c.extra for c in cells} == {"", "large-eps", "doubled-steps", "random-noise"}
+    p = records.write_results(tmp_path / "results.json", res)
+    back = records.read_results(p)
+    recs = back["records"]
+    grid_recs = [r for r in recs if r["mode"] != "worst" and not r["extra"]]
+    assert len(grid_recs) == 3 * 2 and {r["mode"] for r in grid_recs} == {"naive", "adaptive"}
+    for r in recs:
+        assert r["robust_ci"][0] <= r["robust_accuracy"] <= r["robust_ci"][1]
+    big = [r for r in recs if r["extra"] == "large-eps"]
+    assert len(big) == 2 and all(r["eps"] == 0.5 and r["attack"] == "pgd:steps=2" for r in big)
+    pgd = next(r for r in grid_recs if r["attack"] == "pgd:steps=2" and r["eps"] == 0.1)
+    assert pgd["norm_linf"] <= 0.1 + 1e-6 and pgd["robust_accuracy"] < pgd["clean_accuracy"]
+    checks = {c["check"]: c for c in back["sanity"]}
+    assert checks["large-eps"]["passed"] == (max(r["robust_accuracy"] for r in big) <= 0.1)
+    assert checks["adaptive<=naive"]["passed"] and checks["iterative<=single-step"]["passed"]
+    assert checks["white-box<=black-box"]["status"] == "not-applicable"
+    assert back["configs"][0]["name"] == "lin" and "clean_correct" not in back["configs"][0]
+
+
+def test_worst_case_is_per_example_min(tmp_path) -> None:
+    res = run_grid(parse_grid(GRID), tmp_path, prepare=prepare, progress=False, sanity_cells=False)
+    cells = [json.loads(p.read_text()) for p in sorted((tmp_path / "cells").glob("*.json"))]
+    worst = {r["eps"]: r for r in res["records"] if r["mode"] == "worst"}
+    at = [c for c in cells if c["cell"]["eps"] == 0.1]
+    lists = [c["examples"][m]["correct"] for c in at for m in ("naive", "adaptive")]
+    expected = sum(all(col) for col in zip(*lists)) / 24
+    assert worst[0.1]["robust_accuracy"] == expected and len(worst[0.1]["attacks"]) == 4
+    accs = [r["robust_accuracy"] for r in res["records"] if r["eps"] == 0.1 and r["mode"] != "worst"]
+    assert expected <= min(accs)
+    assert worst_records([], {}) == []
+
+
+def test_resume_skips_finished_cells_and_interrupt_keeps_them(tmp_path) -> None:
+    grid = parse_grid(GRID)
+    total = len(plan_cells(grid))
+    seen: list = []
+
+    def stop_after_two(res) -> None:
+        seen.append(res["key"])
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(grid, tmp_path, prepare=prepare, progress=False, on_cell=stop_after_two)
+    kept = sorted(p.stem for p in (tmp_path / "cells").glob("*.json"))
+    assert kept == sorted(seen) and not list((tmp_path / "cells").glob(".eg-*"))
+    again: list = []
+    res = run_grid(grid, tmp_path, prepare=prepare, progress=False, resume=True, on_cell=again.append)
+    assert len(again) == total - 2 and not set(r["key"] for r in again) & set(seen)
+    assert len([r for r in res["records"] if r["mode"] != "worst"]) == 2 * total
+    rerun: list = []
+    run_grid(grid, tmp_path, prepare=prepare, progress=False, resume=True, on_cell=rerun.append)
+    assert rerun == []
