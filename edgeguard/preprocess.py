@@ -1,8 +1,9 @@
 """Frames and image files → ``(B, 3, H, W)`` float32 RGB in [0, 1], as the manifest says.
 
 Frames are uint8 HWC BGR (OpenCV's layout). Grayscale and BGRA inputs are converted, not rejected.
-Crop modes: ``resize`` (full frame, aspect not kept), ``center`` (largest centred square/aspect crop,
-then resize), or a fixed box ``(x, y, w, h)`` in frame pixels.
+Crop modes: ``resize`` (full frame), ``center`` (largest centred square/aspect crop, then resize), or
+a fixed box ``(x, y, w, h)`` in frame pixels. The region is then stretched to the input size, or
+letterboxed (aspect kept, padded) when the manifest's ``input.resize`` says so.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import numpy as np
 from .checks import check_path
 from .errors import ConfigError, InputError
 from .imageinfo import HEADER_BYTES, check_header, decode_quietly
+from .letterbox import Geometry, letterbox, letterbox_geometry, stretch_geometry
+
+Box = tuple[int, int, int, int]
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -109,19 +113,24 @@ def check_crop(mode: Any) -> str | tuple[int, int, int, int]:
     )
 
 
-def crop(frame: np.ndarray, mode: str | tuple[int, int, int, int], aspect: float) -> np.ndarray:
+def crop_box(shape: tuple[int, ...], mode: str | tuple[int, int, int, int], aspect: float) -> Box:
+    """The region ``(x, y, w, h)`` of an ``(h, w, …)`` frame that ``mode`` keeps (see :func:`crop`)."""
     mode = check_crop(mode)
-    h, w = frame.shape[:2]
+    h, w = shape[:2]
     if mode == "resize":
-        return frame
+        return 0, 0, w, h
     if mode == "center":
         cw, ch = (int(round(h * aspect)), h) if w / h > aspect else (w, int(round(w / aspect)))
-        x0, y0 = (w - cw) // 2, (h - ch) // 2
-        return frame[y0 : y0 + ch, x0 : x0 + cw]
+        return (w - cw) // 2, (h - ch) // 2, cw, ch
     x, y, bw, bh = mode
     if x + bw > w or y + bh > h:
         raise InputError(f"crop box {mode} lies outside the {w}x{h} frame")
-    return frame[y : y + bh, x : x + bw]
+    return mode
+
+
+def crop(frame: np.ndarray, mode: str | tuple[int, int, int, int], aspect: float) -> np.ndarray:
+    x, y, w, h = crop_box(frame.shape, mode, aspect)
+    return frame[y : y + h, x : x + w]
 
 
 def preprocess(
@@ -130,14 +139,35 @@ def preprocess(
     *,
     color: str = "RGB",
     crop_mode: str | tuple[int, int, int, int] = "resize",
+    resize: str = "stretch",
+    pad_value: int = 114,
+    geometry: list[Geometry] | None = None,
 ) -> np.ndarray:
-    """BGR uint8 frames → float32 ``(B, 3, H, W)`` in [0, 1] (``color`` = the engine's channel order)."""
+    """BGR uint8 frames → float32 ``(B, 3, H, W)`` in [0, 1] (``color`` = the engine's channel order).
+
+    ``resize``: ``stretch`` (to ``size``, aspect not kept; area interpolation when shrinking) or
+    ``letterbox`` (aspect kept, centred, padded with ``pad_value``; bilinear, as Ultralytics).
+    ``geometry``: a list that receives one :class:`~edgeguard.letterbox.Geometry` per frame (how to
+    map boxes in engine-input pixels back to that frame).
+    """
+    if resize not in ("stretch", "letterbox"):
+        raise ConfigError(f"resize {resize!r}: expected stretch or letterbox")
     h, w = size
     out = np.empty((len(frames), 3, h, w), np.float32)
     for i, frame in enumerate(frames):
-        img = crop(to_bgr(frame), crop_mode, w / h)
-        interp = cv2.INTER_AREA if img.shape[0] > h or img.shape[1] > w else cv2.INTER_LINEAR
-        img = cv2.resize(img, (w, h), interpolation=interp)
+        frame = to_bgr(frame)
+        region = crop_box(frame.shape, crop_mode, w / h)
+        x0, y0, cw, ch = region
+        img = frame[y0 : y0 + ch, x0 : x0 + cw]
+        if resize == "letterbox":
+            img = letterbox(img, size, pad_value)
+            if geometry is not None:
+                geometry.append(letterbox_geometry((ch, cw), size, region))
+        else:
+            interp = cv2.INTER_AREA if img.shape[0] > h or img.shape[1] > w else cv2.INTER_LINEAR
+            img = cv2.resize(img, (w, h), interpolation=interp)
+            if geometry is not None:
+                geometry.append(stretch_geometry((ch, cw), size, region))
         if color == "RGB":
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         out[i] = img.transpose(2, 0, 1)

@@ -52,7 +52,8 @@ def test_every_fixture_loads_and_round_trips(path):
 
 def test_v1_and_v2_of_the_same_export_are_equal_typed_values():
     v1, v2 = mf.load_sidecar(FIXTURES / "v1.json"), mf.load_sidecar(FIXTURES / "v2.json")
-    assert v1 == v2
+    assert v1 == v2 == mf.load_sidecar(FIXTURES / "v3.json")
+    assert v1.input.resize == "stretch" and v1.input.pad_value == 114 and v1.input.stride is None
     # The values edgeguard 0.1.0 wrote (read off the v1 file by hand):
     assert v1.task == "classification" and v1.input.size == (64, 64) and v1.input.name == "input"
     assert v1.input.color == "RGB" and v1.input.dynamic_batch is True and v1.input.range == (0.0, 1.0)
@@ -65,10 +66,11 @@ def test_v1_and_v2_of_the_same_export_are_equal_typed_values():
     assert v1.tensorrt is None and v1.engine == "signs.onnx" and v1.extra == {}
 
 
-def test_writing_a_read_v1_reproduces_the_v2_file_byte_for_byte():
-    text = (FIXTURES / "v2.json").read_text()
+def test_writing_a_read_v1_reproduces_the_v3_file_byte_for_byte():
+    text = (FIXTURES / "v3.json").read_text()
+    assert mf.dumps(mf.load_sidecar(FIXTURES / "v2.json")) + "\n" == text
+    assert mf.dumps(mf.load_sidecar(FIXTURES / "v3.json")) + "\n" == text  # the layout is stable
     assert mf.dumps(mf.load_sidecar(FIXTURES / "v1.json")) + "\n" == text
-    assert mf.dumps(mf.load_sidecar(FIXTURES / "v2.json")) + "\n" == text  # the layout is stable
 
 
 def test_v1_int8_tensorrt_fixture_values():

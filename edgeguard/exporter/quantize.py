@@ -93,11 +93,13 @@ def folder_digest(root: str | Path, images: list[Path]) -> str:
 
 
 def load_batch(images: list[Path], data: Manifest) -> np.ndarray:
-    """Read and preprocess images exactly as the manifest says (size, colour order; [0, 1] floats)."""
+    """Read and preprocess images exactly as the manifest says (size, colour order, stretch or
+    letterbox; [0, 1] floats)."""
     from ..preprocess import load_image, preprocess
 
     frames = [load_image(p) for p in images]  # InputError names an undecodable file
-    return preprocess(frames, data.input.size, color=data.input.color)
+    spec = data.input
+    return preprocess(frames, spec.size, color=spec.color, resize=spec.resize, pad_value=spec.pad_value)
 
 
 def _reader_class() -> type:

@@ -1,4 +1,4 @@
-"""The manifest's parts as typed, frozen dataclasses (the schema of manifest version 2).
+"""The manifest's parts as typed, frozen dataclasses (the schema of manifest version 3).
 
 Field order is the order in the JSON file. Every file holds every field (the writer always writes all;
 older versions are completed by their migration in ``versions.py``); defaults exist for building a
@@ -15,6 +15,7 @@ from ._fields import Part, bare_file_name, sha256_hex
 
 Task = Literal["classification", "detection"]
 PrecisionMode = Literal["fp32", "fp16", "int8"]
+Resize = Literal["stretch", "letterbox"]
 TASKS: tuple[str, ...] = ("classification", "detection")
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 MIN_SIDE, MAX_SIDE = 8, 8192
@@ -40,7 +41,13 @@ def _strings(part: type[Part], name: str, values: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class InputSpec(Part):
-    """The engine input: one float32 NCHW tensor of RGB (or BGR) pixels in ``range``."""
+    """The engine input: one float32 NCHW tensor of RGB (or BGR) pixels in ``range``.
+
+    ``resize`` says how a frame becomes ``size``: ``stretch`` (resized to it, aspect not kept: the
+    classifiers) or ``letterbox`` (aspect kept, centred, the rest filled with ``pad_value``: how
+    Ultralytics feeds YOLO detectors, so their boxes map back to frame pixels). ``stride`` is the
+    network's largest stride (``size`` must be a multiple of it) or ``None`` when unknown.
+    """
 
     WHERE = "input"
     name: str = "input"
@@ -50,10 +57,21 @@ class InputSpec(Part):
     range: tuple[float, float] = (0.0, 1.0)
     dtype: Literal["float32"] = "float32"
     dynamic_batch: bool = True
+    resize: Resize = "stretch"
+    pad_value: int = 114
+    stride: int | None = None
 
     def check(self) -> None:
         if not self.name:
             raise self.fail("name", "expected a non-empty string")
+        if not 0 <= self.pad_value <= 255:
+            raise self.fail("pad_value", f"expected a pixel value 0..255, got {self.pad_value}")
+        if self.stride is not None and not (
+            1 <= self.stride <= 1024 and all(s % self.stride == 0 for s in self.size)
+        ):
+            raise self.fail(
+                "stride", f"expected 1..1024 dividing the input size {list(self.size)}, got {self.stride}"
+            )
         if not all(MIN_SIDE <= s <= MAX_SIDE for s in self.size):
             raise self.fail(
                 "size", f"expected [H, W] integers in {MIN_SIDE}..{MAX_SIDE}, got {list(self.size)}"

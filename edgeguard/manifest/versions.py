@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ._fields import fail, show
 
 FORMAT = "edgeguard-manifest"
-VERSION = 2
+VERSION = 3
 OLDEST = 1
 
 # Version 1 keys beyond the typed core: what exporter/onnx.py, precision.py and tensorrt.py added.
@@ -63,7 +63,18 @@ def _v1_to_v2(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+def _v2_to_v3(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 → 3 (issue 13, detection): the input gained ``resize``/``pad_value``/``stride``.
+
+    Every version-2 engine was fed stretched frames (edgeguard had no letterbox), stride unknown.
+    """
+    out = dict(d)
+    if isinstance(d.get("input"), dict):
+        out["input"] = {**d["input"], "resize": "stretch", "pad_value": 114, "stride": None}
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade(data: Any) -> dict[str, Any]:
