@@ -31,6 +31,11 @@ def for_task(task: str, **options: Any) -> Decision:
     return DECISIONS.create(task, **options)
 
 
+def params(task: str) -> tuple[Any, ...]:
+    """The option table (:class:`~edgeguard.registry.Param`) of ``task``'s decision step."""
+    return DECISIONS.get(task).params
+
+
 def tasks() -> list[str]:
     """Tasks that have a decision step."""
     return DECISIONS.names()

@@ -26,7 +26,8 @@ from . import decision as decisions
 from .checks import check_image_batch, check_path
 from .engines import Engine, open_engine
 from .errors import ConfigError, EngineError, InputError, StaleEngineError
-from .manifest import InputSpec, Manifest
+from .letterbox import Geometry
+from .manifest import Manifest
 from .preprocess import check_crop, load_image, preprocess
 
 HostStage = Callable[[np.ndarray], np.ndarray]
@@ -94,6 +95,11 @@ class Pipeline:
         escalate: a costly stage run only on frames the gate passes; the engine is re-run on them.
         gate: decides escalation from one image's first decision (default: detector flag).
         allow_slow: accept ``realtime=False`` stages in the always-on path.
+        task: the task the engine must be for (``classification``, ``detection``; ``detect`` and
+            ``classify`` are accepted): checked against its manifest, or, for a bare ONNX file
+            without one, how its outputs are read (:attr:`notes` says what was assumed).
+        decision: options of the task's decision step (detection: ``conf``, ``iou``, ``agnostic``,
+            ``classes``, ``max_det``, ``max_nms``; see ``edgeguard.detection``).
     """
 
     def __init__(
@@ -106,6 +112,8 @@ class Pipeline:
         escalate: HostStage | None = None,
         gate: Gate | None = None,
         allow_slow: bool = True,
+        task: str | None = None,
+        decision: dict[str, Any] | None = None,
     ) -> None:
         if not callable(engine) or not hasattr(engine, "manifest"):
             raise ConfigError(
@@ -121,8 +129,20 @@ class Pipeline:
                 )
         if gate is not None and not callable(gate):
             raise ConfigError(f"gate {gate!r}: expected a callable (decision -> bool)"[:200])
+        if decision is not None and not isinstance(decision, dict):
+            raise ConfigError(f"decision {decision!r}: expected a dict of decision options"[:200])
         self.engine = engine
-        self.manifest: Manifest = engine.manifest or _bare_manifest(engine)
+        self.notes: list[str] = []  # what a bare engine's manifest had to assume (said once by the CLI)
+        want = task_name(task)
+        if engine.manifest is not None:
+            self.manifest: Manifest = engine.manifest
+            if want is not None and want != self.manifest.task:
+                raise ConfigError(
+                    f"--task {task}: the engine's manifest says it is a {self.manifest.task} model; "
+                    f"pass --task {self.manifest.task} or use a {want} engine"
+                )
+        else:
+            self.manifest = _bare_manifest(engine, want, self.notes)
         for stage in host_stages:
             if not allow_slow and getattr(stage, "realtime", True) is False:
                 raise ConfigError(
@@ -133,7 +153,19 @@ class Pipeline:
         self.size = self.manifest.input.size
         self.color = self.manifest.input.color
         self.crop = check_crop(crop)
-        self.decide = decisions.for_task(self.manifest.task, top=top)
+        options = dict(decision or {})
+        if "top" in {p.name for p in decisions.params(self.manifest.task)}:
+            options.setdefault("top", top)
+        self.decide = decisions.for_task(self.manifest.task, **options)
+        specs = list(getattr(engine, "outputs", None) or [])
+        names = [o.name for o in specs]
+        if hasattr(self.decide, "check"):  # a layout the decision cannot read fails here, not on frame 1
+            self.decide.check(self.manifest, specs)
+        self._nonfinite_ok: frozenset[str] = (
+            self.decide.nonfinite_ok(self.manifest, names)
+            if hasattr(self.decide, "nonfinite_ok")
+            else frozenset()
+        )
         self.escalate = escalate
         self.gate = gate or flagged_gate
 
@@ -165,8 +197,20 @@ class Pipeline:
         mode = self.crop if crop is None else check_crop(crop)
         sources = [str(f) if isinstance(f, (str, Path)) else None for f in frames]
         imgs = [load_image(f) if isinstance(f, (str, Path)) else f for f in frames]
-        x = preprocess(imgs, self.size, color=self.color, crop_mode=mode)
-        results = self.run_batch(x, _t_pre=(time.perf_counter() - t0) * 1e3, _t0=t0, _names=sources)
+        spec = self.manifest.input
+        geometry: list[Geometry] = []
+        x = preprocess(
+            imgs,
+            self.size,
+            color=self.color,
+            crop_mode=mode,
+            resize=spec.resize,
+            pad_value=spec.pad_value,
+            geometry=geometry,
+        )
+        results = self.run_batch(
+            x, _t_pre=(time.perf_counter() - t0) * 1e3, _t0=t0, _names=sources, _geometry=geometry
+        )
         for r, s in zip(results, sources):
             r.source = s
         return results
@@ -178,8 +222,11 @@ class Pipeline:
         _t_pre: float = 0.0,
         _t0: float | None = None,
         _names: Sequence[str | None] = (),
+        _geometry: Sequence[Geometry] | None = None,
     ) -> list[Result]:
         """Run a preprocessed ``(B, 3, H, W)`` float batch in [0, 1] (numpy or torch).
+
+        Detection boxes are in engine-input pixels here (no frame to map them back to).
 
         Raises:
             EngineError: the engine returned NaN or Inf (a broken engine must not yield a decision).
@@ -194,18 +241,37 @@ class Pipeline:
             x = np.ascontiguousarray(stage(x), dtype=np.float32)
             timing[f"stage:{stage_name(stage)}"] = (time.perf_counter() - ts) * 1e3
         outputs = self.engine(x)
-        check_finite_outputs(outputs, _names)
+        self._check_finite(outputs, _names)
         timing["engine"] = self.engine.last_ms
         td = time.perf_counter()
-        decided = self.decide(outputs, self.manifest)
+        decided = self._decide(outputs, _geometry)
         timing["decision"] = (time.perf_counter() - td) * 1e3
         results = [Result(d, {k: v[i] for k, v in outputs.items()}, timing) for i, d in enumerate(decided)]
         if self.escalate is not None:
-            self._escalate(x, results, timing)
+            self._escalate(x, results, timing, _geometry)
         timing["total"] = (time.perf_counter() - t0) * 1e3
         return results
 
-    def _escalate(self, x: np.ndarray, results: list[Result], timing: dict[str, float]) -> None:
+    def _check_finite(self, outputs: dict[str, np.ndarray], names: Sequence[str | None]) -> None:
+        """NaN/Inf outputs are an EngineError, except where the decision drops and counts them (boxes)."""
+        if self._nonfinite_ok:
+            outputs = {k: v for k, v in outputs.items() if k not in self._nonfinite_ok}
+        check_finite_outputs(outputs, names)
+
+    def _decide(
+        self, outputs: dict[str, np.ndarray], geometry: Sequence[Geometry] | None
+    ) -> list[dict[str, Any]]:
+        if getattr(self.decide, "takes_geometry", False):
+            return self.decide(outputs, self.manifest, geometry)  # type: ignore[call-arg]
+        return self.decide(outputs, self.manifest)
+
+    def _escalate(
+        self,
+        x: np.ndarray,
+        results: list[Result],
+        timing: dict[str, float],
+        geometry: Sequence[Geometry] | None = None,
+    ) -> None:
         """Seed 001's proposal: purify only frames the cheap detector flags, then decide again."""
         idx = [i for i, r in enumerate(results) if self.gate(r.decision)]
         if not idx:
@@ -214,8 +280,8 @@ class Pipeline:
         purified = np.ascontiguousarray(self.escalate(x[idx]), dtype=np.float32)
         t_stage = (time.perf_counter() - ts) * 1e3
         outputs = self.engine(purified)
-        check_finite_outputs(outputs, [f"escalated image {i}" for i in idx])
-        second = self.decide(outputs, self.manifest)
+        self._check_finite(outputs, [f"escalated image {i}" for i in idx])
+        second = self._decide(outputs, [geometry[i] for i in idx] if geometry else None)
         timing["escalation"] = (time.perf_counter() - ts) * 1e3
         info = getattr(self.escalate, "last_info", None)
         for j, i in enumerate(idx):
@@ -246,20 +312,25 @@ def _as_array(x: Any) -> np.ndarray:
     )
 
 
-def _bare_manifest(engine: Engine) -> Manifest:
-    """For a plain ONNX file without an edgeguard manifest: infer size from its input, no labels."""
-    shape = engine.inputs[0].shape
-    if len(shape) != 4 or shape[2] is None or shape[3] is None:
-        raise ConfigError(
-            f"engine input {engine.inputs[0].describe()} has no fixed H, W and no edgeguard manifest; "
-            f"re-export it with `edgeguard export MODEL.onnx --input-size N`"
-        )
-    spec = engine.inputs[0]
-    outputs = tuple(o.name for o in engine.outputs) or ("logits",)
-    try:
-        return Manifest(input=InputSpec(name=spec.name, size=(shape[2], shape[3])), outputs=outputs)
-    except ConfigError as err:
-        raise ConfigError(f"engine without an edgeguard manifest: {err}") from None
+def task_name(task: str | None) -> str | None:
+    """``detect``/``classify`` (Ultralytics' words) → ``detection``/``classification``; None stays."""
+    if task is None:
+        return None
+    name = {"detect": "detection", "classify": "classification"}.get(task, task)
+    if name not in decisions.tasks():
+        raise ConfigError(f"--task {task!r}: expected one of {', '.join(decisions.tasks())} (or detect)")
+    return name
+
+
+def _bare_manifest(engine: Engine, task: str | None = None, notes: list[str] | None = None) -> Manifest:
+    """For a plain ONNX file without an edgeguard manifest: size from its input (or Ultralytics metadata).
+
+    A YOLO file exported by Ultralytics carries ``names``, ``imgsz``, ``stride`` and ``task`` in its
+    metadata; they are read (``edgeguard.yolo_meta``), and ``notes`` receives what had to be assumed.
+    """
+    from .yolo_meta import bare_manifest
+
+    return bare_manifest(engine, task, notes if notes is not None else [])
 
 
 def load(
@@ -350,4 +421,4 @@ def _stage(s: HostStage | str) -> HostStage:
     return s
 
 
-_PIPELINE_OPTIONS = ("top", "crop", "gate", "allow_slow")
+_PIPELINE_OPTIONS = ("top", "crop", "gate", "allow_slow", "task", "decision")

@@ -104,11 +104,52 @@ CropOpt = Annotated[
 ]
 TopOpt = Annotated[int, typer.Option("--top", "-k", help="How many classes to show (≥ 1).")]
 
+# Detection (issue 13): Ultralytics' names and defaults, so a YOLO user's habits carry over.
+TaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--task",
+        help="classification | detection (detect): checked against the engine's manifest; for a bare "
+        "ONNX file without one (a YOLO export), how its outputs are read.",
+    ),
+]
+ConfOpt = Annotated[
+    float | None, typer.Option("--conf", help="Detection: keep boxes scoring above this (default 0.25).")
+]
+IouOpt = Annotated[
+    float | None,
+    typer.Option("--iou", help="Detection: NMS IoU above which a box is suppressed (default 0.7)."),
+]
+AgnosticOpt = Annotated[
+    bool, typer.Option("--agnostic", help="Detection: NMS across classes (default: within each class).")
+]
+ClassesOpt = Annotated[
+    str | None, typer.Option("--classes", help="Detection: only these labels or indices, e.g. person or 0,2.")
+]
+MaxDetOpt = Annotated[
+    int | None, typer.Option("--max-det", help="Detection: most boxes per image (default 300).")
+]
+
+
+def decision_options(
+    conf: float | None, iou: float | None, agnostic: bool, classes: str | None, max_det: int | None
+) -> dict[str, object]:
+    """The detection flags a user gave (unset ones keep the decision's defaults)."""
+    given = {"conf": conf, "iou": iou, "agnostic": agnostic or None, "classes": classes, "max_det": max_det}
+    return {k: v for k, v in given.items() if v is not None}
+
 
 __all__ = [
     "PATH_MAX",
     "SHOW_MAX",
+    "AgnosticOpt",
+    "ClassesOpt",
+    "ConfOpt",
     "CropOpt",
+    "IouOpt",
+    "MaxDetOpt",
+    "TaskOpt",
+    "decision_options",
     "EngineOpt",
     "EscalateOpt",
     "PlainUsage",

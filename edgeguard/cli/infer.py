@@ -1,4 +1,4 @@
-"""``edgeguard infer``: classify image files through an exported engine, with per-stage timings."""
+"""``edgeguard infer``: classify (or detect in) image files through an engine, with per-stage timings."""
 
 from __future__ import annotations
 
@@ -12,15 +12,22 @@ from ..checks import check_path
 from ..errors import ConfigError, InputError
 from ._common import (
     PATH_MAX,
+    AgnosticOpt,
+    ClassesOpt,
+    ConfOpt,
     CropOpt,
     EngineOpt,
     EscalateOpt,
+    IouOpt,
+    MaxDetOpt,
     PlainUsage,
     ProviderOpt,
     StageOpt,
+    TaskOpt,
     ThreadsOpt,
     TopOpt,
     console,
+    decision_options,
     err_console,
     fmt_ms,
     safe,
@@ -45,10 +52,18 @@ def infer_cmd(
     escalate: EscalateOpt = None,
     crop: CropOpt = "resize",
     batch: int = typer.Option(1, "--batch", "-b", help="Images per engine call."),
+    task: TaskOpt = None,
+    conf: ConfOpt = None,
+    iou: IouOpt = None,
+    agnostic: AgnosticOpt = False,
+    classes: ClassesOpt = None,
+    max_det: MaxDetOpt = None,
 ) -> None:
-    """Classify images through an engine; prints labels, probabilities and per-stage milliseconds.
+    """Classify images (or detect objects) through an engine; prints labels, scores and milliseconds.
 
     Labels and file names longer than 80 characters are shortened with … in the table (not in --json).
+    Detection prints one line per box (label, score, x1,y1,x2,y2 in image pixels); --json gives
+    {"path", "boxes": [{"xyxy", "score", "label", "index"}], "counts", "dropped", "timing_ms"}.
     """
     from ..pipeline import load
     from ..preprocess import parse_crop
@@ -74,9 +89,13 @@ def infer_cmd(
         escalate=escalate,
         top=top,
         crop=parse_crop(crop),
+        task=task,
+        decision=decision_options(conf, iou, agnostic, classes, max_det) or None,
         # A stale TensorRT plan is rebuilt from the ONNX beside it, with one line saying why.
         rebuild=lambda notice: err_console.print(notice, markup=False, highlight=False),
     )
+    for note in pipe.notes:  # what a bare YOLO file's manifest had to assume, said once
+        err_console.print(f"{Path(str(engine)).name}: {note}", markup=False, highlight=False)
     with pipe:
         pipe([images[0]])  # warm-up: first-call allocation is not what users should read as latency
         for i in range(0, len(images), batch):
@@ -84,6 +103,9 @@ def infer_cmd(
                 if as_json:
                     # allow_nan=False: NaN is not JSON; the pipeline already refuses non-finite outputs.
                     print(json.dumps(r.to_dict(), allow_nan=False), flush=True)
+                    continue
+                if "boxes" in r.decision:
+                    _print_boxes(r)
                     continue
                 best = r.decision["top"][0]
                 console.print(
@@ -102,3 +124,18 @@ def infer_cmd(
                 console.print("    " + "  ".join(f"{safe(k)} {fmt_ms(v)}" for k, v in r.timing_ms.items()))
     if not as_json:
         console.print(f"engine: {safe(pipe.engine.provider)}; engine timing is per batch of ≤ {batch}")
+
+
+def _print_boxes(r: object) -> None:
+    """One detection result as text: a header line, then one line per box."""
+    d, path = r.decision, r.source  # type: ignore[attr-defined]
+    counts = ", ".join(f"{safe(k)} {v}" for k, v in d["counts"].items()) or "nothing"
+    dropped = f" (dropped {d['dropped']} NaN/empty boxes)" if d.get("dropped") else ""
+    console.print(f"[bold]{safe(path, PATH_MAX)}[/]: {counts}{dropped}")
+    for b in d["boxes"]:
+        x1, y1, x2, y2 = b["xyxy"]
+        console.print(f"    {safe(b['label'])} {b['score']:.3f}  {x1:.1f},{y1:.1f},{x2:.1f},{y2:.1f}")
+    if "adv_score" in d:
+        flag = "[red]FLAGGED[/]" if d["flagged"] else "ok"
+        console.print(f"    adversarial score {d['adv_score']:.4f} {flag}")
+    console.print("    " + "  ".join(f"{safe(k)} {fmt_ms(v)}" for k, v in r.timing_ms.items()))  # type: ignore[attr-defined]

@@ -47,6 +47,8 @@ class Engine(ABC):
     def __init__(self) -> None:
         self.inputs: list[TensorSpec] = []
         self.outputs: list[TensorSpec] = []
+        # The file's own key/value metadata (ONNX metadata_props), e.g. Ultralytics' names/imgsz/stride.
+        self.metadata: dict[str, str] = {}
         # Bounded: a camera loop calls the engine forever; the newest TIMING_WINDOW calls are kept.
         self.timings_ms: deque[float] = deque(maxlen=self.TIMING_WINDOW)
         self._active = False

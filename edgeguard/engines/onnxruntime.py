@@ -127,6 +127,7 @@ class OnnxRuntimeEngine(Engine):
             first = first_line(exc)
             raise EngineError(f"onnxruntime cannot load {self.path.name}: {first}") from None
         self.provider = self._session.get_providers()[0]
+        self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
         self.inputs = [self._spec(i) for i in self._session.get_inputs()]
         self.outputs = [self._spec(o) for o in self._session.get_outputs()]
 
