@@ -22,8 +22,8 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..pipeline import Pipeline
-from .report import latency_stages
 
+STAGE_ORDER = ("preprocess", "stage:", "engine", "decision", "escalation", "total")
 Frames = Sequence[np.ndarray | str | Path] | np.ndarray  # BGR uint8 frames / paths, or float (N, 3, H, W)
 
 
@@ -120,10 +120,34 @@ def measure_latency(
     return out
 
 
+def stage_sort(name: str) -> tuple[int, str]:
+    """Sort key putting stage names in data-path order."""
+    for i, prefix in enumerate(STAGE_ORDER):
+        if name == prefix or (prefix.endswith(":") and name.startswith(prefix)):
+            return (i, "")  # host stages keep their pipeline order (dicts keep insertion order)
+    return (len(STAGE_ORDER) - 1, name)
+
+
+def latency_stages(latency: Any) -> dict[str, Mapping[str, Any]]:
+    """The per-stage entries of a ``latency_ms`` dict (``{stage: {"p50", "p95"}}``), in pipeline order.
+
+    A stage given as a bare number is taken as its p50.
+    """
+    if not isinstance(latency, Mapping):
+        return {}
+    out = {}
+    for k, v in latency.items():
+        if isinstance(v, Mapping) and "p50" in v:
+            out[k] = v
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("runs", "warmup", "batch"):
+            out[k] = {"p50": v}
+    return dict(sorted(out.items(), key=lambda kv: stage_sort(kv[0])))
+
+
 def total_ms(latency: Mapping[str, Any] | None) -> float:
     """End-to-end p50 milliseconds per image (a record's ``latency_ms``); ``nan`` when not measured."""
     total = latency_stages(latency).get("total")
     return float(total["p50"]) if total else float("nan")
 
 
-__all__ = ["as_frames", "latency_stages", "measure_latency", "summarise", "total_ms"]
+__all__ = ["as_frames", "latency_stages", "measure_latency", "stage_sort", "summarise", "total_ms"]

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..outputs import OutputGroup
+from .latency import latency_stages, stage_sort
+from .plots import figures as plot_figures
 from .records import read_results, validate_results
 from .table import MISSING, accuracy, eps_label, markdown, ms, pct, select, size, sort_keys, table
 
@@ -30,7 +32,6 @@ GAP = 0.10  # adaptive this far (absolute) below naive → the explicit warning
 CI_LEVEL = 95  # the records' intervals are 95 % Wilson score intervals (records.py)
 # Numbers in report.md that are not measurements (the interval level, the year of a citation).
 FIXED_NUMBERS = (str(CI_LEVEL), "2019")
-STAGE_ORDER = ("preprocess", "stage:", "engine", "decision", "escalation", "total")
 
 Results = Mapping[str, Any]
 
@@ -51,29 +52,6 @@ def _config_label(c: Mapping[str, Any], key: str) -> str:
     if v is None or v == [] or v == ():
         return "none"
     return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
-
-
-def _stage_sort(name: str) -> tuple[int, str]:
-    for i, prefix in enumerate(STAGE_ORDER):
-        if name == prefix or (prefix.endswith(":") and name.startswith(prefix)):
-            return (i, "")  # host stages keep their pipeline order (dicts keep insertion order)
-    return (len(STAGE_ORDER) - 1, name)
-
-
-def latency_stages(latency: Any) -> dict[str, Mapping[str, Any]]:
-    """The per-stage entries of a ``latency_ms`` dict (``{stage: {"p50", "p95"}}``), in pipeline order.
-
-    A stage given as a bare number is taken as its p50.
-    """
-    if not isinstance(latency, Mapping):
-        return {}
-    out = {}
-    for k, v in latency.items():
-        if isinstance(v, Mapping) and "p50" in v:
-            out[k] = v
-        elif isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("runs", "warmup", "batch"):
-            out[k] = {"p50": v}
-    return dict(sorted(out.items(), key=lambda kv: _stage_sort(kv[0])))
 
 
 def _header(results: Results) -> list[str]:
@@ -233,7 +211,7 @@ def _latency(results: Results) -> list[str]:
     stages: list[str] = []
     for _, s in per:
         stages += [k for k in s if k not in stages]
-    stages.sort(key=_stage_sort)
+    stages.sort(key=stage_sort)
     rows = []
     for name, s in per:
         cells = []
@@ -319,8 +297,25 @@ def _notes(results: Results) -> list[str]:
     return ["## Notes", "", *lines, ""] if lines else []
 
 
-def render(results: Any) -> str:
-    """The text of ``report.md`` for a results dict."""
+PLOT_TITLES = {
+    "accuracy_vs_eps.png": "Robust accuracy against ε (naive dashed, adaptive solid)",
+    "accuracy_vs_l2.png": "Robust accuracy against the measured normalised L2",
+    "roc.png": "Detector ROC",
+    "accuracy_vs_latency.png": "Worst-case robust accuracy against latency (Pareto front marked)",
+}
+
+
+def _plots(names: Sequence[str]) -> list[str]:
+    if not names:
+        return []
+    lines = ["## Plots", ""]
+    for name in names:
+        lines += [f"![{PLOT_TITLES.get(name, name)}]({name})", ""]
+    return lines
+
+
+def render(results: Any, plots: Sequence[str] = ()) -> str:
+    """The text of ``report.md`` for a results dict; ``plots``: PNG file names to show beside it."""
     results = check_results(results)
     parts = [
         _header(results),
@@ -333,23 +328,36 @@ def render(results: Any) -> str:
         _norms(results),
         _sanity(results),
         _notes(results),
+        _plots(plots),
     ]
     text = "\n".join(line for part in parts if part for line in part)
     return text.rstrip("\n") + "\n"
 
 
-def write_report(results: Any, out_dir: str | Path) -> Path:
-    """Write ``OUT/report.md`` from a results dict (temp file, renamed when complete); return its path."""
-    text = render(results)
+def write_report(results: Any, out_dir: str | Path, *, plots: bool = True) -> Path:
+    """Write ``OUT/report.md`` (and, with ``plots``, the PNGs of :mod:`.plots`) from a results dict.
+
+    All files are written under temporary names and renamed together when complete, so a failure
+    leaves the folder as it was. Returns the path of ``report.md``.
+
+    Raises:
+        ConfigError: the results are not valid, ``out_dir`` is unusable, or ``plots`` is asked for
+            without matplotlib (the ``eval`` extra).
+    """
+    results = check_results(results)
+    figures = plot_figures(results) if plots else {}
     dest = Path(out_dir) / REPORT
-    with OutputGroup([dest], what="report", make_parents=True) as group:
-        group.write_text(dest, text)
+    pngs = [Path(out_dir) / name for name in figures]
+    with OutputGroup([dest, *pngs], what="report", make_parents=True) as group:
+        for png, fig in zip(pngs, figures.values()):
+            fig.savefig(group.temp(png), format="png")
+        group.write_text(dest, render(results, list(figures)))
     return dest
 
 
-def rewrite_report(out_dir: str | Path) -> Path:
-    """Regenerate ``OUT/report.md`` from ``OUT/results.json`` (``edgeguard eval --report-only OUT``)."""
-    return write_report(read_results(Path(out_dir) / RESULTS), out_dir)
+def rewrite_report(out_dir: str | Path, *, plots: bool = True) -> Path:
+    """Regenerate ``OUT/report.md`` (and the plots) from ``OUT/results.json`` (``eval --report-only``)."""
+    return write_report(read_results(Path(out_dir) / RESULTS), out_dir, plots=plots)
 
 
 __all__ = [

@@ -9,8 +9,7 @@ import pytest
 
 import edgeguard
 from edgeguard.errors import ConfigError, InputError
-from edgeguard.eval.latency import as_frames, measure_latency, summarise, total_ms
-from edgeguard.eval.report import latency_stages
+from edgeguard.eval.latency import as_frames, latency_stages, measure_latency, summarise, total_ms
 from edgeguard.preprocess import preprocess
 from edgeguard.samples import photo_batch
 

@@ -143,12 +143,13 @@ def test_table_escapes_pipes_and_checks_row_width() -> None:
         markdown(["a", "b"], [["only one"]])
 
 
-@pytest.fixture
-def written(tmp_path: Path) -> tuple[str, dict]:
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
     data = results()
-    path = report.write_report(data, tmp_path / "out")
-    assert path == tmp_path / "out" / "report.md"
-    assert [p.name for p in path.parent.iterdir()] == ["report.md"]  # no temp left behind
+    out = tmp_path_factory.mktemp("eval") / "out"
+    path = report.write_report(data, out, plots=False)  # tests/eval/test_plots.py draws them
+    assert path == out / "report.md"
+    assert [p.name for p in out.iterdir()] == ["report.md"]  # no temp left behind
     return path.read_text(encoding="utf-8"), data
 
 
@@ -234,8 +235,9 @@ def test_white_box_missing_failed_sanity_worst_case_detection_latency(written) -
 def test_rewrite_report_from_results_json(tmp_path: Path) -> None:
     data = results()
     (tmp_path / "results.json").write_text(json.dumps(data), encoding="utf-8")
-    path = report.rewrite_report(tmp_path)
+    path = report.rewrite_report(tmp_path, plots=False)
     assert path.read_text(encoding="utf-8") == report.render(data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "results.json"]
 
 
 @pytest.mark.parametrize(
