@@ -126,6 +126,7 @@ def _build() -> dict[str, Any]:
                 "tau": 0.4172,
                 "fpr": 0.05,
                 "auc": 0.8731,
+                "clean_flagged": 0.058,
                 "roc": {"fpr": [0.0, 0.01, 0.05, 0.2, 0.5, 1.0], "tpr": [0.0, 0.31, 0.62, 0.84, 0.95, 1.0]},
             },
             "clean_accuracy": CLEAN["demo"] / N,

@@ -220,6 +220,7 @@ def test_white_box_missing_failed_sanity_worst_case_detection_latency(written) -
     assert worst[("demo", "8/255")].startswith(pct(rec["robust_accuracy"]) + " (")
     det = _cells(md, "## Detection")
     assert det[("demo", "AUC")] == "0.8731" and det[("demo", "τ")] == "0.4172"
+    assert det[("demo", "target FPR (%)")] == "5.0" and det[("demo", "clean flagged (%)")] == "5.8"
     lat = _cells(md, "## Latency per stage")
     assert lat[("user-tvm", "stage:tvm")] == "38.27 / 44.91"
     assert lat[("signs", "stage:tvm")] == "—"
