@@ -143,3 +143,19 @@ def best_of(
             break
     assert best is not None
     return best
+
+
+def n_classes(model: nn.Module, x: torch.Tensor) -> int:
+    """Number of logits ``model`` returns (one eval-mode, no-grad call on the first example): the
+    targeted attacks (APGD-T, FAB-T, JSMA) need it and torchattacks defaults to 10."""
+    with attacking(model), torch.no_grad():
+        return int(model(x[:1]).shape[1])
+
+
+def clean_misclassified(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, adv: torch.Tensor
+) -> torch.Tensor:
+    """Minimal-perturbation attacks: an example the model already gets wrong needs no perturbation."""
+    with attacking(model), torch.no_grad():
+        wrong = model(x).argmax(1) != y
+    return torch.where(wrong.view(-1, *([1] * (x.dim() - 1))), x, adv)
