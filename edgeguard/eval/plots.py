@@ -79,7 +79,11 @@ def _eps_x(eps: float, norm: str | None) -> float:
 
 def accuracy_vs_eps(results: Mapping[str, Any]) -> Any | None:
     """Robust accuracy (%) against ε, one panel per bounded attack; ``None`` when nothing is bounded."""
-    records = [r for r in select(results["records"], mode=("naive", "adaptive")) if _finite(r.get("eps"))]
+    records = [
+        r
+        for r in select(results["records"], mode=("naive", "adaptive"), extra=False)
+        if _finite(r.get("eps"))
+    ]
     attacks = list(dict.fromkeys(r["attack"] for r in records))
     if not attacks:
         return None
@@ -105,7 +109,11 @@ def accuracy_vs_eps(results: Mapping[str, Any]) -> Any | None:
 
 def accuracy_vs_l2(results: Mapping[str, Any]) -> Any | None:
     """Robust accuracy (%) against measured normalised L2; one line per configuration × mode × attack."""
-    records = [r for r in select(results["records"], mode=("naive", "adaptive")) if _finite(r.get("norm_l2"))]
+    records = [
+        r
+        for r in select(results["records"], mode=("naive", "adaptive"), extra=False)
+        if _finite(r.get("norm_l2"))
+    ]
     if not records:
         return None
     colours = _colours(results)
@@ -188,7 +196,7 @@ def latency_points(results: Mapping[str, Any]) -> dict[tuple[Any, float], list[t
     }
     best: dict[str, dict[tuple[Any, float], dict[str, float]]] = {"worst": {}, "adaptive": {}}
     for mode, cells in best.items():
-        for r in select(results["records"], mode=mode):
+        for r in select(results["records"], mode=mode, extra=False):
             if _finite(r.get("eps")) and _finite(r.get("robust_accuracy")):
                 cell = cells.setdefault((r.get("norm"), r["eps"]), {})
                 cell[r["config"]] = min(r["robust_accuracy"], cell.get(r["config"], math.inf))

@@ -24,7 +24,21 @@ from ..outputs import OutputGroup
 from .latency import latency_stages, stage_sort
 from .plots import figures as plot_figures
 from .records import read_results, validate_results
-from .table import MISSING, accuracy, eps_label, markdown, ms, pct, select, size, sort_keys, table
+from .table import (
+    HEADINGS,
+    MISSING,
+    accuracy,
+    default_format,
+    eps_label,
+    label,
+    markdown,
+    ms,
+    pct,
+    select,
+    size,
+    sort_keys,
+    table,
+)
 
 RESULTS = "results.json"
 REPORT = "report.md"
@@ -111,9 +125,9 @@ def gap_warnings(results: Results) -> list[str]:
         worst: tuple[float, Mapping[str, Any], Mapping[str, Any]] | None = None
         adaptive = {
             (r.get("attack"), r.get("eps")): r
-            for r in select(records, mode="adaptive", where={"config": name})
+            for r in select(records, mode="adaptive", where={"config": name}, extra=False)
         }
-        for r in select(records, mode="naive", where={"config": name}):
+        for r in select(records, mode="naive", where={"config": name}, extra=False):
             a = adaptive.get((r.get("attack"), r.get("eps")))
             try:
                 gap = float(r["robust_accuracy"]) - float(a["robust_accuracy"]) if a else None
@@ -155,31 +169,52 @@ def _warnings(results: Results) -> list[str]:
     return (["## Warnings", "", *lines, ""]) if lines else []
 
 
+def _table(records: Sequence[Mapping[str, Any]], rows: Sequence[str], cols: Sequence[str], **kw: Any) -> str:
+    """:func:`table`, with the keys that tell records apart added to ``rows`` when they vary, and a
+    flat listing instead of a crash when two records still share a cell (a report is written at the
+    end of a long run: it must always be written)."""
+    rows = tuple(rows) + tuple(k for k in ("eot", "seed", "extra") if k not in rows and _vary(records, k))
+    try:
+        return table(records, rows=rows, cols=cols, **kw)
+    except ValueError:  # one line per record, duplicates and all
+        keys = (*rows, *cols)
+        show = default_format(kw.get("value", "robust_accuracy"))
+        body = [[label(k, r.get(k), r) for k in keys] + [show(r)] for r in _ordered(records, keys)]
+        return markdown([HEADINGS.get(k, k) for k in keys] + [kw.get("value", "robust_accuracy")], body)
+
+
 def _worst(results: Results) -> list[str]:
     worst = select(results["records"], mode="worst")
     if not worst:
         return []
     rows = ("config", "attack") if _vary(worst, "attack") else ("config",)
     cols = ("norm", "eps") if _vary(worst, "norm") else ("eps",)
+    covered = sorted({str(a) for r in worst for a in r.get("attacks") or ()})
     return [
         "## Headline: per-example worst case",
         "",
         "Robust accuracy counting an example as robust only if it survives every bounded attack run "
-        "at that ε (mean over examples of the minimum over attacks).",
+        "at that ε, naive and adaptive (mean over examples of the minimum over attacks).",
         "",
-        table(worst, rows=rows, cols=cols),
+        _table(worst, rows, cols),
+        *([f"Attacks covered: {', '.join(covered)}.", ""] if covered else []),
     ]
 
 
 def _per_config(results: Results) -> list[str]:
     lines = ["## Naive and adaptive robust accuracy", ""]
-    records = select(results["records"], mode=("naive", "adaptive"))
+    records = select(results["records"], mode=("naive", "adaptive"), extra=False)
     for c in results["configs"]:
         mine = select(records, where={"config": c.get("name")})
-        if not mine:
-            continue
-        rows = ("attack", "n") + (("eot",) if _vary(mine, "eot") else ())
-        lines += [f"### {c.get('name')}", "", table(mine, rows=rows, cols=("eps", "mode"))]
+        if mine:
+            lines += [f"### {c.get('name')}", "", _table(mine, ("attack", "n"), ("eps", "mode"))]
+    extra = select(results["records"], mode=("naive", "adaptive"), extra=True)
+    if extra:
+        lines += [
+            "### Cells added for the sanity checks",
+            "",
+            _table(extra, ("config", "attack", "extra", "n"), ("eps", "mode")),
+        ]
     return lines if len(lines) > 2 else []
 
 
@@ -187,7 +222,7 @@ def _detection(results: Results) -> list[str]:
     dets = [
         (c.get("name"), c["detector"]) for c in results["configs"] if isinstance(c.get("detector"), Mapping)
     ]
-    rated = [r for r in results["records"] if r.get("detection_rate") is not None]
+    rated = [r for r in select(results["records"], extra=False) if r.get("detection_rate") is not None]
     if not dets and not rated:
         return []
     lines = ["## Detection", ""]
@@ -203,7 +238,7 @@ def _detection(results: Results) -> list[str]:
         lines += [
             "Fraction of adversarial inputs flagged at τ:",
             "",
-            table(rated, rows=("config", "attack"), cols=("eps", "mode"), value="detection_rate"),
+            _table(rated, ("config", "attack"), ("eps", "mode"), value="detection_rate"),
         ]
     return lines
 

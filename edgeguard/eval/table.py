@@ -167,12 +167,19 @@ def select(
     *,
     mode: str | Sequence[str] | None = None,
     where: Mapping[str, Any] | None = None,
+    extra: bool | None = None,
 ) -> list[Record]:
-    """Records whose ``mode`` is (one of) ``mode`` and whose fields equal ``where``'s."""
+    """Records whose ``mode`` is (one of) ``mode`` and whose fields equal ``where``'s.
+
+    ``extra=False`` keeps only the grid's own records, ``True`` only those of the cells the runner
+    added for the sanity checks (records with a non-empty ``extra``: large ε, doubled steps, noise).
+    """
     modes = (mode,) if isinstance(mode, str) else tuple(mode) if mode is not None else None
     out = []
     for r in records:
         if modes is not None and r.get("mode") not in modes:
+            continue
+        if extra is not None and bool(r.get("extra")) != extra:
             continue
         if where and any(r.get(k) != v for k, v in where.items()):
             continue

@@ -43,6 +43,8 @@ def _record(config, attack, eps, norm, mode, n, clean_k, k, *, kind="white-box",
         "eot": 1,
         "kind": kind,
         "white_box": white_box,
+        "minimal": eps is None,
+        "extra": "",
     }
 
 
@@ -96,8 +98,22 @@ def _build() -> dict[str, Any]:
     for cfg in PGD:
         for e, k in zip(EPS, PGD[cfg][1]):
             worst = min([k, *(FGSM[cfg][1][i] for i in range(3) if EPS[i] == e)]) if cfg in FGSM else k
-            r = _record(cfg, "worst", e, "linf", "worst", N, CLEAN[cfg], max(0, worst - 7))
+            r = _record(cfg, "worst-case", e, "linf", "worst", N, CLEAN[cfg], max(0, worst - 7))
+            r["attacks"] = sorted(
+                {f"{x['attack']} ({x['mode']})" for x in records if x["config"] == cfg and x["eps"] == e}
+            )
             records.append(r)
+    # the cells the runner adds for the sanity checks (records.extra says why); a large-ε cell whose
+    # naive/adaptive gap must not trigger the warning, and a doubled-steps cell
+    for cfg in ("signs", "demo"):
+        for mode, k in (("naive", 30), ("adaptive", 0)):
+            r = _record(cfg, "pgd:steps=20", 0.5, "linf", mode, 100, CLEAN[cfg] // 5, k)
+            r["extra"] = "large-eps"
+            records.append(r)
+    for mode, k in (("naive", 88), ("adaptive", 2)):
+        r = _record("demo", "pgd:steps=40", EPS[3], "linf", mode, N, CLEAN["demo"], k)
+        r["extra"] = "doubled-steps"
+        records.append(r)
     configs = [
         {
             "name": "signs",

@@ -56,8 +56,9 @@ def test_accuracy_vs_l2_uses_the_measured_norm() -> None:
     data = results()
     fig = plots.accuracy_vs_l2(data)
     line = _lines(fig.axes[0])["demo · pgd:steps=20 (adaptive)"]
-    want = [r["norm_l2"] for r in data["records"] if (r["config"], r["attack"], r["mode"]) == (
-        "demo", "pgd:steps=20", "adaptive")]  # fmt: skip
+    key = ("demo", "pgd:steps=20", "adaptive", "")  # the grid's own cells, not the sanity probes
+    want = [r["norm_l2"] for r in data["records"] if (r["config"], r["attack"], r["mode"], r["extra"]) == key]
+    assert len(want) == 4
     np.testing.assert_allclose(line.get_xdata(), want)
     assert "demo · deepfool:steps=50 (naive)" in _lines(fig.axes[0])  # minimal attacks on the same axis
 
@@ -130,3 +131,11 @@ def test_missing_matplotlib_is_one_line_naming_the_extra(tmp_path: Path, monkeyp
         report.write_report(results(), tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing written, not even the folder
     assert report.write_report(results(), tmp_path / "out", plots=False).is_file()
+
+
+def test_sanity_extra_cells_stay_out_of_the_plots() -> None:
+    fig = plots.accuracy_vs_eps(results())
+    ax = next(a for a in fig.axes if a.get_title() == "pgd:steps=20")
+    assert max(max(line.get_xdata()) for line in ax.get_lines()) == 16  # not the large-ε probe (0.5)
+    assert not any(a.get_title() == "pgd:steps=40" for a in fig.axes)  # nor the doubled-steps cell
+    assert ("linf", 0.5) not in plots.latency_points(results())

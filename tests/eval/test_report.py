@@ -69,7 +69,7 @@ def _cells(md: str, heading: str) -> dict[tuple[str, str], str]:
 
 def test_the_fixture_is_a_valid_results_file() -> None:
     data = validate_results(results())
-    assert len(data["records"]) == 24 + 12 + 4 + 12  # pgd, fgsm, deepfool, worst
+    assert len(data["records"]) == 24 + 12 + 4 + 12 + 6  # pgd, fgsm, deepfool, worst, sanity extras
     # records.wilson is the interval the report prints; scipy's Wilson interval is the oracle
     assert records.wilson(141, 500) == pytest.approx(tuple(wilson(141, 500)), abs=1e-12)
 
@@ -260,3 +260,24 @@ def test_bad_results_refused_and_nothing_written(tmp_path: Path, content, messag
     with pytest.raises(ConfigError, match=message):
         report.rewrite_report(tmp_path)
     assert not (tmp_path / "report.md").exists()
+
+
+def test_sanity_extra_cells_have_their_own_table_and_raise_no_warning(written) -> None:
+    md, _ = written
+    grid, extra = md.split("### Cells added for the sanity checks", 1)
+    assert "0.5" not in _cells(md, "### demo") and "pgd:steps=40" not in grid.split("## Detection")[0]
+    cells = _cells(md, "### Cells added for the sanity checks")
+    # rows: configuration, attack, extra, n; signs' large-ε cell: naive 30 %, adaptive 0 % at ε = 0.5
+    assert cells[("signs", "0.5 naive")] == "30.0 (21.9–39.6)"
+    assert cells[("demo", "16/255 adaptive")] == "0.4 (0.1–1.4)"
+    # a 30-point gap in a sanity probe is not a verdict on the configuration
+    assert not [w for w in report.gap_warnings(results()) if "signs" in w]
+
+
+def test_two_records_in_one_cell_still_give_a_report() -> None:
+    data = results()
+    twin = dict(data["records"][0], robust_accuracy=0.123, robust_ci=[0.1, 0.15])
+    data["records"].append(twin)  # e.g. the same attack run twice under one name
+    md = report.render(data)
+    assert "12.3 (10.0–15.0)" in md and "80.4 (76.7–83.6)" in md  # both shown, as a flat listing
+    assert unexplained_numbers(md, data) == []
