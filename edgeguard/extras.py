@@ -54,6 +54,7 @@ COMMAND_EXTRA: dict[tuple[str, ...], str] = {
     ("models",): "export",
     ("defenses",): "export",
     ("eval",): "eval",
+    ("attacks",): "eval",
 }
 
 

@@ -30,7 +30,19 @@ app = typer.Typer(
 )
 
 # Modules that add commands to `app` when imported (one command or sub-app per module).
-_COMMANDS = ["export", "infer", "defenses", "models", "camera", "demo", "train", "data", "calib"]
+_COMMANDS = [
+    "export",
+    "infer",
+    "defenses",
+    "attacks",
+    "models",
+    "camera",
+    "demo",
+    "train",
+    "data",
+    "calib",
+    "eval",
+]
 
 
 def _print_version(value: bool) -> None:

@@ -250,6 +250,7 @@ def check_config(d: Mapping[str, Any], base: Path | None = None) -> dict[str, An
         if not p.is_file():
             raise ValueError(f"model: engine {str(p)!r} does not exist")
         out["model"] = str(p)
+        check_engine(p, detector=out.get("detector"))
     elif model not in MODELS:
         close = difflib.get_close_matches(model, MODELS.names(), n=2)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -269,6 +270,40 @@ def check_config(d: Mapping[str, Any], base: Path | None = None) -> dict[str, An
         out["weights"] = str(w)
     out.setdefault("name", config_name(out))
     return out
+
+
+def check_engine(path: Path, *, detector: str | None = None) -> None:
+    """An engine can be evaluated: it opens, classifies, has (B, classes) logits, and an ``adv_score``
+    output when a detector is asked for.
+
+    Raises:
+        ValueError: ``"model: why"``.
+    """
+    from ..errors import EdgeGuardError
+    from ..pipeline import load
+
+    try:
+        pipe = load(path, threads=1)
+    except EdgeGuardError as err:
+        raise ValueError(f"model: {err}") from None
+    m = pipe.manifest
+    if m.task != "classification":
+        raise ValueError(
+            f"model: engine {path.name!r} is a {m.task} engine; edgeguard eval scores classifiers"
+        )
+    specs = {o.name: o for o in pipe.engine.outputs}
+    name = m.outputs[0] if m.outputs and m.outputs[0] in specs else next(iter(specs), None)
+    if name is None or len(specs[name].shape) != 2:
+        shown = ", ".join(o.describe() for o in pipe.engine.outputs) or "none"
+        raise ValueError(
+            f"model: engine {path.name!r} has no (batch, classes) logits output (outputs: {shown}); "
+            f"export a classifier with `edgeguard export`"
+        )
+    if detector is not None and (m.detector is None or m.detector.output not in specs):
+        raise ValueError(
+            f"model: engine {path.name!r} has no adv_score output for detector {detector!r}; "
+            f"export it with `edgeguard export --detector {detector}`"
+        )
 
 
 def plan_attack(spec: str, eps: tuple[float, ...], *, n: int, seed: int, eot: int) -> AttackPlan:
@@ -468,6 +503,7 @@ __all__ = [
     "Cell",
     "Grid",
     "check_config",
+    "check_engine",
     "check_data_spec",
     "config_name",
     "load_grid",
