@@ -161,7 +161,9 @@ def _warnings(results: Results) -> list[str]:
                 f"- **White-box numbers missing — {c.get('name')}**: {notes}. Its adaptive numbers come from "
                 "query-only attacks and are upper bounds on its robust accuracy."
             )
-    failed = [s for s in results.get("sanity") or [] if not s.get("passed", False)]
+    failed = [
+        s for s in results.get("sanity") or [] if s.get("passed") is False or s.get("status") == "failed"
+    ]
     if failed:
         lines.append(
             "- **Sanity checks failed** (see the table below): the numbers they concern are not trustworthy."
@@ -314,7 +316,7 @@ def _sanity(results: Results) -> list[str]:
             str(s.get("check", MISSING)),
             str(s.get("config") or MISSING),
             str(s.get("attack") or MISSING),
-            "passed" if s.get("passed") else "**FAILED**",
+            {True: "passed", False: "**FAILED**"}.get(s.get("passed"), "not applicable"),  # None: n/a
             str(s.get("detail") or ""),
         ]
         for s in checks

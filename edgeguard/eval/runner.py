@@ -158,7 +158,7 @@ def _latency(pipe: Any, x: Any) -> dict[str, Any]:
     """Per-stage latency of the deployed pipeline, batch 1, on the evaluation images (eval/latency.py)."""
     from .latency import measure_latency
 
-    return dict(measure_latency(pipe, x[:8], warmup=LATENCY_WARMUP, runs=LATENCY_RUNS))
+    return dict(measure_latency(pipe, x[:8].numpy(), warmup=LATENCY_WARMUP, runs=LATENCY_RUNS))
 
 
 def _detector(pipe: Any) -> dict[str, Any] | None:

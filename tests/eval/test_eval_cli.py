@@ -98,3 +98,48 @@ def test_missing_ray_extra_names_it(tmp_path, capsys, monkeypatch) -> None:
 def test_attacks_listing() -> None:
     res = CliRunner().invoke(app, ["attacks"], env={"COLUMNS": "200"})
     assert res.exit_code == 0 and "pgd" in res.output and "linf" in res.output
+
+
+def test_engine_without_logits_output(tmp_path, capsys) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, 3, 8, 8])
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["features"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "features.onnx"
+    onnx.save(model, path)
+    out, argv, main = _run(tmp_path, "--model", str(path), "--attack", "pgd")
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1, err
+    assert "has no (batch, classes) logits output (outputs: features" in err and not out.exists()
+
+
+@pytest.mark.slow
+def test_signs_end_to_end_and_resume(tmp_path, cli) -> None:
+    """The shipped sign model with bits:5: naive and adaptive PGD scored on the exported engine."""
+    from edgeguard.eval.records import read_results
+
+    run_cli = cli
+    out = tmp_path / "rep"
+    args = ("eval", "--model", "signs", "-d", "bits:5", "--attack", "pgd:steps=2", "--eps", "8/255")
+    done = run_cli(*args, "--n", "6", "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    res = read_results(out / "results.json")
+    assert (out / "report.md").is_file() and res["command"][:2] == ["edgeguard", "eval"]
+    modes = {(r["attack"], r["mode"], r["extra"]) for r in res["records"]}
+    assert {
+        ("pgd:steps=2", "naive", ""),
+        ("pgd:steps=2", "adaptive", ""),
+        ("worst-case", "worst", ""),
+    } <= modes
+    assert res["configs"][0]["defenses"] == ["bits:bits=5"] and res["data"]["n"] == 6
+    cells = sorted(p.name for p in (out / "cells").glob("*.json"))
+    again = run_cli(*args, "--n", "6", "--out", str(out), "--quiet", "--resume")
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in (out / "cells").glob("*.json")) == cells
+    assert read_results(out / "results.json")["records"] == res["records"]  # every cell was reused
