@@ -244,7 +244,10 @@ def _engine(
             )
         )
         if not conv.gradient:
-            notes.append(f"engine {path.name}: no gradient reaches the input of the converted graph")
+            notes.append(
+                f"engine {path.name}: no gradient reaches the input of the converted graph (an integer cast "
+                f"or argmax cuts it); white-box numbers are missing"
+            )
             return engine, None
         bare = engine
         if m is not None and m.defenses:

@@ -18,6 +18,7 @@ onnx2torch (the maintained ONNX→torch converter) and then:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,10 @@ class FirstOutput(nn.Module):
         self.graph = graph
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.graph(x)
+        with warnings.catch_warnings():
+            # onnx2torch 1.5.15's Slice indexes with a list, which torch deprecates on every call
+            warnings.filterwarnings("ignore", message="Using a non-tuple sequence", category=UserWarning)
+            out = self.graph(x)
         return out[0] if isinstance(out, (tuple, list)) else out
 
 
