@@ -80,6 +80,7 @@ class JSMA:
     norm="l0",
     kind="white-box",
     minimal=True,
+    max_input_values=MAX_VALUES,  # C·H·W beyond which a call raises InputError
 )
 def jsma(theta: float = 1.0, gamma: float = 0.1, eps: float | None = None) -> JSMA:
     """``attacks.from_spec("jsma:theta=1,gamma=0.1")``. Small inputs only (``MAX_VALUES``).
