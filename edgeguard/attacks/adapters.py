@@ -9,7 +9,8 @@ listing the attack registry must stay cheap.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -58,6 +59,28 @@ def num_classes(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) 
         return int(model(x[:1]).shape[1])
 
 
+@contextmanager
+def no_param_grads(model: Any) -> Iterator[None]:
+    """Parameters of ``model`` stop requiring gradients inside the block (restored after).
+
+    ART computes input gradients with ``backward()``, which would also fill the parameters'
+    ``.grad``: an attack must leave the model it attacks untouched.
+    """
+    params = [p for p in model.parameters() if p.requires_grad] if isinstance(model, nn.Module) else []
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def to_torch(array: Any, like: torch.Tensor) -> torch.Tensor:
+    """A library's numpy result as a tensor like ``like`` (dtype, device), clamped to [0, 1]."""
+    return torch.as_tensor(array).to(device=like.device, dtype=like.dtype).clamp(0, 1).detach()
+
+
 def foolbox_model(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Any:
     """foolbox 3.3.4 ``PyTorchModel`` over [0, 1] pixels on ``x``'s device."""
     import foolbox
@@ -100,4 +123,4 @@ def art_classifier(
     )
 
 
-__all__ = ["art_classifier", "as_module", "foolbox_model", "num_classes"]
+__all__ = ["art_classifier", "as_module", "foolbox_model", "no_param_grads", "num_classes", "to_torch"]
