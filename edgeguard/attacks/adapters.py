@@ -76,6 +76,18 @@ def no_param_grads(model: Any) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+@contextmanager
+def kept_modes(model: Any) -> Iterator[None]:
+    """Every submodule's train/eval mode is put back after the block (ART's ``predict`` switches
+    models to eval; torchattacks restores "training" on the wrapper it was given, recursively)."""
+    modes = [(m, m.training) for m in model.modules()] if isinstance(model, nn.Module) else []
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
 def to_torch(array: Any, like: torch.Tensor) -> torch.Tensor:
     """A library's numpy result as a tensor like ``like`` (dtype, device), clamped to [0, 1]."""
     return torch.as_tensor(array).to(device=like.device, dtype=like.dtype).clamp(0, 1).detach()
@@ -123,4 +135,12 @@ def art_classifier(
     )
 
 
-__all__ = ["art_classifier", "as_module", "foolbox_model", "no_param_grads", "num_classes", "to_torch"]
+__all__ = [
+    "art_classifier",
+    "as_module",
+    "foolbox_model",
+    "kept_modes",
+    "no_param_grads",
+    "num_classes",
+    "to_torch",
+]

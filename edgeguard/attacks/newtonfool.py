@@ -17,7 +17,8 @@ import torch
 
 from ..errors import ConfigError
 from ..registry import ATTACKS
-from .adapters import art_classifier, no_param_grads, to_torch
+from .adapters import art_classifier, kept_modes, no_param_grads, to_torch
+from .seeding import preserved
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 
@@ -51,7 +52,7 @@ class NewtonFool:
         attack = ArtNewtonFool(
             classifier, max_iter=self.steps, eta=self.eta, batch_size=len(x), verbose=False
         )
-        with no_param_grads(model):
+        with preserved(), no_param_grads(model), kept_modes(model):
             out = attack.generate(x.detach().cpu().float().numpy())
         return to_torch(out, x)
 

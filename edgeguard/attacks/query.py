@@ -29,7 +29,7 @@ import torch
 
 from ..errors import ConfigError
 from ..registry import ATTACKS
-from .adapters import as_module
+from .adapters import as_module, kept_modes
 from .seeding import seeded
 
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -88,7 +88,7 @@ class SquareQuery:
             )
         attack.set_device(x.device)
         # Square reseeds torch's global generator with its seed: draw that seed from ours, restore after
-        with seeded(generator) as seed, torch.no_grad():
+        with seeded(generator) as seed, torch.no_grad(), kept_modes(module):
             attack.seed = seed
             adv = attack(x.detach(), y)
         return (x + (adv.to(x.dtype) - x).clamp(-self.eps, self.eps)).clamp(0, 1).detach()
@@ -101,7 +101,7 @@ class SquareQuery:
     source="torchattacks 3.5.1 Square; Andriushchenko et al. ECCV'20",
     realtime=False,
     random=True,
-    examples=({"eps": 0.1, "queries": 60},),
+    examples=({"eps": 0.3, "queries": 100},),
     invalid=({"eps": 0}, {"eps": 1.5}, {"queries": 0}, {"queries": 2.5}, {"p_init": 0}, {"eps": "x"}),
     norm="linf",
     kind="query",

@@ -24,25 +24,33 @@ def draw_seed(generator: torch.Generator | None) -> int:
 
 
 @contextmanager
-def seeded(generator: torch.Generator | None) -> Iterator[int]:
-    """Seed torch (CPU, and CUDA once initialised), numpy and ``random`` from ``generator``; restore after.
-
-    Yields:
-        the seed used (for libraries that take an explicit ``seed=``).
-    """
-    seed = draw_seed(generator)
+def preserved() -> Iterator[None]:
+    """Restore torch's (CPU, and CUDA once initialised), numpy's and ``random``'s global states after
+    the block: a library that draws from or reseeds them leaves no trace."""
     cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
     devices = list(range(torch.cuda.device_count())) if cuda else []
     py_state, np_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
         try:
-            yield seed
+            yield
         finally:
             random.setstate(py_state)
             np.random.set_state(np_state)
 
 
-__all__ = ["draw_seed", "seeded"]
+@contextmanager
+def seeded(generator: torch.Generator | None) -> Iterator[int]:
+    """Seed torch, numpy and ``random`` from ``generator`` inside the block; restore them after.
+
+    Yields:
+        the seed used (for libraries that take an explicit ``seed=``).
+    """
+    seed = draw_seed(generator)
+    with preserved():
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        yield seed
+
+
+__all__ = ["draw_seed", "preserved", "seeded"]

@@ -24,7 +24,8 @@ import torch
 
 from ..errors import ConfigError
 from ..registry import ATTACKS
-from .adapters import art_classifier, to_torch
+from .adapters import art_classifier, kept_modes, to_torch
+from .seeding import preserved
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 
@@ -67,16 +68,17 @@ class SpatialGrid:
         with torch.no_grad():
             correct = (model(x).argmax(1) == y).cpu().numpy()
         out = nhwc.copy()
-        for i in np.flatnonzero(correct):  # misclassified inputs need no transformation
-            attack = SpatialTransformation(
-                classifier,
-                max_translation=100.0 * self.translation,
-                num_translations=self.translations,
-                max_rotation=self.rotation,
-                num_rotations=self.rotations,
-                verbose=False,
-            )
-            out[i : i + 1] = attack.generate(nhwc[i : i + 1])
+        with preserved(), kept_modes(model):
+            for i in np.flatnonzero(correct):  # misclassified inputs need no transformation
+                attack = SpatialTransformation(
+                    classifier,
+                    max_translation=100.0 * self.translation,
+                    num_translations=self.translations,
+                    max_rotation=self.rotation,
+                    num_rotations=self.rotations,
+                    verbose=False,
+                )
+                out[i : i + 1] = attack.generate(nhwc[i : i + 1])
         return to_torch(np.ascontiguousarray(out.transpose(0, 3, 1, 2)), x)
 
 
@@ -99,7 +101,7 @@ def _count(key: str, v: Any) -> int:
     source="ART 1.20.1 SpatialTransformation; Engstrom et al. ICML'19; seed 002",
     realtime=False,
     random=False,
-    examples=({"rotation": 30, "translation": 0.25, "rotations": 5, "translations": 3},),
+    examples=({"rotation": 90, "translation": 0.25, "rotations": 3, "translations": 2},),
     invalid=(
         {"rotation": -1},
         {"rotation": 200},

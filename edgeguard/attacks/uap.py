@@ -19,7 +19,7 @@ import torch
 
 from ..errors import ConfigError, InputError
 from ..registry import ATTACKS
-from .adapters import art_classifier, no_param_grads, num_classes
+from .adapters import art_classifier, kept_modes, no_param_grads, num_classes
 from .seeding import seeded
 
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -90,7 +90,7 @@ class UniversalPerturbation:
             verbose=False,
         )
         labels = np.eye(k, dtype=np.float32)[y.detach().cpu().numpy()]
-        with seeded(generator), no_param_grads(model):
+        with seeded(generator), no_param_grads(model), kept_modes(model):
             attack.generate(x.detach().cpu().float().numpy(), y=labels)
         v = torch.as_tensor(attack.noise, dtype=torch.float64)
         # ART projects in float32 numpy; project again so the float32 result is inside the budget exactly
