@@ -330,7 +330,7 @@ def plan_attack(spec: str, eps: tuple[float, ...], *, n: int, seed: int, eot: in
         except ValueError as err:
             raise ConfigError(f"attack {spec!r}: eps: {err}") from None
     norm = str(meta.get("norm", "none"))
-    if minimal:
+    if minimal or norm == "none":  # no ε to sweep (spatial grid, patch search: the spec is the budget)
         eps = ()
     elif norm == "linf":
         bad = [e for e in eps if e > 1]

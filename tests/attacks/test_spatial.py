@@ -84,3 +84,12 @@ def test_spec_states_the_grid() -> None:
     a = attacks.from_spec("spatial:rotation=30,translation=0.1")
     assert a.spec() == "spatial:rotation=30.0,translation=0.1,rotations=31,translations=5"
     assert (a.norm, a.eps, a.grid_size) == ("none", None, 31 * 25) and attacks.from_spec(a.spec()) == a
+
+
+def test_the_runner_runs_budget_free_attacks_once_per_cell() -> None:
+    """norm="none": the grid's ε sweep does not apply (the spec's limits are the threat model)."""
+    from edgeguard.eval.grid import plan_attack
+
+    for spec in ("spatial:rotation=30", "query-patch:size=0.2,queries=50"):
+        plan = plan_attack(spec, (8 / 255, 16 / 255), n=10, seed=0, eot=1)
+        assert plan.eps == () and plan.norm == "none"
