@@ -26,7 +26,7 @@ from ..errors import SourceError
 from ..registry import SOURCES
 from .sources import Box, Source, SourceOptions
 
-SCENES = ("stop-sign",)
+SCENES = ("stop-sign", "surveillance")
 TEMPLATE = 256  # template side in pixels (render_sign draws at >= 256)
 CAM_HEIGHT = 1.3  # metres above the road
 SIGN_X, SIGN_Y, SIGN_R = 2.2, 0.9, 0.38  # lateral offset, height above the camera, half-width (30" sign)
@@ -215,7 +215,7 @@ def parse_synthetic(
     """
     body = spec.split(":", 1)[1].lstrip("/")
     scene, _, query = body.partition("?")
-    if scene not in SCENES:
+    if scene != "stop-sign":
         raise SourceError(
             f"--source {spec!r}: unknown synthetic scene {scene!r} (known: {', '.join(SCENES)})"
         )
@@ -253,7 +253,11 @@ def parse_synthetic(
 
 def synthetic_source(
     spec: str, *, width: int | None = None, height: int | None = None, fps: int | None = None
-) -> SyntheticSource:
+) -> Source:
+    if spec.split(":", 1)[1].lstrip("/").partition("?")[0] == "surveillance":
+        from .surveillance import surveillance_source  # people walking, their boxes (issue #13)
+
+        return surveillance_source(spec, width=width, height=height, fps=fps)
     cfg = parse_synthetic(spec, width=width, height=height, fps=fps)
     sticker = " with RP2-style sticker" if cfg.sticker else ""
     return SyntheticSource(
@@ -263,15 +267,16 @@ def synthetic_source(
 
 @SOURCES.register(
     "synthetic",
-    summary="rendered stop-sign drive-by, optional RP2-style sticker",
-    usage="synthetic:stop-sign[?sticker=1&frames=N&angles=0,30,-30]",
+    summary="rendered stop-sign drive-by (optional RP2-style sticker), or people walking with their boxes",
+    usage="synthetic:stop-sign[?sticker=1&frames=N&angles=0,30,-30] | synthetic:surveillance[?people=N]",
     schemes=("synthetic",),
     examples=(
         {"spec": "synthetic:stop-sign?frames=3"},
         {"spec": "synthetic:stop-sign?sticker=1&frames=2&angles=0"},
+        {"spec": "synthetic:surveillance?frames=2&people=2"},
     ),
 )
-def open_synthetic(spec: str, opts: SourceOptions) -> SyntheticSource:
+def open_synthetic(spec: str, opts: SourceOptions) -> Source:
     """The ``synthetic:`` source kind (looked up by scheme: ``camera/sources.py`` never imports this)."""
     return synthetic_source(spec, width=opts.width, height=opts.height, fps=opts.fps)
 

@@ -18,13 +18,21 @@ app.add_typer(data_app, name="data")
 
 @data_app.command("preview")
 def preview(
-    what: str = typer.Argument("signs", help="signs (rendered scenes) | templates (front views)"),
+    what: str = typer.Argument(
+        "signs",
+        help="signs (rendered scenes) | templates (front views) | persons (surveillance scenes, boxes)",
+    ),
     out: Path = typer.Option(Path("signs.png"), "--out", "-o", help="PNG to write."),
-    per_class: int = typer.Option(10, "--per-class", min=1, help="Samples per class (one row per class)."),
+    per_class: int = typer.Option(
+        10, "--per-class", min=1, help="Samples per class (one row per class); persons: scenes shown."
+    ),
     seed: int = typer.Option(4, help="Renderer base seed (4 = preview; 0-3 are train/val/test/calib)."),
-    size: int = typer.Option(64, min=16, help="Rendered image side in pixels."),
+    size: int = typer.Option(
+        64, min=16, help="Rendered image side in pixels (persons: 320 when left at 64)."
+    ),
 ) -> None:
-    """Write a contact sheet of rendered signs (one row per class) to look at."""
+    """Write a contact sheet of rendered signs (one row per class), or of surveillance scenes with their
+    person boxes (green; orange = more than half hidden, ignored in evaluation)."""
     import numpy as np
 
     from ..data import LABELS, contact_sheet, render_sign, save_rgb
@@ -39,8 +47,16 @@ def preview(
             tile[mask > 0] = rgb[mask > 0]
             tiles.append(tile)
         sheet = np.concatenate(tiles, axis=1)
+    elif what == "persons":
+        from ..data.scene_sets import PERSONS_PREVIEW_SEED, scenes_contact_sheet
+
+        if size < 64:
+            raise ConfigError(f"data preview persons: --size must be >= 64, got {size}")
+        sheet = scenes_contact_sheet(
+            per_class, PERSONS_PREVIEW_SEED if seed == 4 else seed, 320 if size == 64 else size
+        )
     else:
-        raise ConfigError(f"data preview: unknown {what!r} (choose signs or templates)")
+        raise ConfigError(f"data preview: unknown {what!r} (choose signs, templates or persons)")
     typer.echo(f"wrote {save_rgb(out, sheet)} ({sheet.shape[1]}x{sheet.shape[0]})")
 
 
