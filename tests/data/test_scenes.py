@@ -95,3 +95,19 @@ def test_contact_sheet_and_bad_size() -> None:
     assert sheet.shape == (100, 200, 3)
     with pytest.raises(ConfigError):
         render_surveillance(0, 32)
+
+
+def test_cli_preview_persons(cli, tmp_path) -> None:
+    import cv2
+
+    from edgeguard.data.scene_sets import PERSONS_PREVIEW_SEED, draw_boxes
+
+    out = str(tmp_path / "p.png")
+    res = cli("data", "preview", "persons", "--per-class", "2", "--size", "96", "--out", out)
+    assert res.returncode == 0, res.stderr
+    sheet = cv2.cvtColor(cv2.imread(str(tmp_path / "p.png")), cv2.COLOR_BGR2RGB)
+    first = render_surveillance((PERSONS_PREVIEW_SEED, 0), 96)
+    assert np.array_equal(sheet[2:98, 2:98], draw_boxes(first.image, first.boxes, first.ignore))
+    res = cli("data", "preview", "persons", "--size", "32", "--out", str(tmp_path / "q.png"))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "q.png").exists()
