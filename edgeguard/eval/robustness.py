@@ -156,7 +156,7 @@ def build_attack(plan: AttackPlan, eps: float | None, *, random: bool, eot: int)
     if not random or eot <= 1:
         return ATTACKS.create(plan.name, **params), False
     names = {p.name for p in ATTACKS.get(plan.name).params}
-    if "version" in names and plan.name == "autoattack" and "version" not in params:
+    if "version" in names and plan.name.startswith("autoattack") and "version" not in params:
         params["version"] = "rand"
     own = _own_eot(plan)
     if own and own not in params:

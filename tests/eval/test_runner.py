@@ -79,3 +79,21 @@ def test_resume_skips_finished_cells_and_interrupt_keeps_them(tmp_path) -> None:
     rerun: list = []
     run_grid(grid, tmp_path, prepare=prepare, progress=False, resume=True, on_cell=rerun.append)
     assert rerun == []
+
+
+def test_costly_grid_gets_a_cheap_sanity_pair() -> None:
+    grid = parse_grid(
+        {
+            "eval": {"n": 300, "eps": ["8/255"]},
+            "config": [{"name": "c", "model": "signs"}],
+            "attack": [{"spec": "autoattack"}],
+        }
+    )
+    extra = {(c.attack.spec, c.extra, c.n, c.eps) for c in plan_cells(grid) if c.extra}
+    assert extra == {
+        ("pgd:steps=20", "large-eps", 100, 0.5),
+        ("pgd:steps=10", "doubled-steps", 100, 8 / 255),
+        ("pgd:steps=20", "doubled-steps", 100, 8 / 255),
+        ("fgsm", "single-step", 100, 8 / 255),
+        ("random-noise:norm=linf", "random-noise", 300, 8 / 255),
+    }
