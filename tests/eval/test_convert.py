@@ -41,7 +41,7 @@ def test_converted_sign_engine_matches_onnxruntime(converted):
 
 def test_converted_gradient_is_the_straight_through_gradient_of_the_torch_path(converted):
     """Same engine, two routes: onnx2torch + ST Round vs the torch source + ST bits (test_attackable)."""
-    x, y = (t[:4] for t in sign_images())
+    x, y = (t[:2] for t in sign_images())
     torch_path = attackable(Config("e", str(SHIPPED))).full  # torch source: the manifest's weights hash
     g_conv, g_torch = _grad(converted.module, x, y), _grad(torch_path, x, y)
     assert g_conv.abs().sum() > 0 and converted.gradient
@@ -49,7 +49,7 @@ def test_converted_gradient_is_the_straight_through_gradient_of_the_torch_path(c
 
 
 def test_without_straight_through_the_converted_rounding_masks_the_gradient():
-    x, y = (t[:4] for t in sign_images())
+    x, y = (t[:2] for t in sign_images())
     masked = convert(SHIPPED, straight_through=False)
     assert masked.replaced == [] and not masked.gradient
     assert torch.count_nonzero(_grad(masked.module, x, y)) == 0
