@@ -81,7 +81,7 @@ def classification(top: int = 5, output: str = "logits") -> Decision:
             }
             if scores is not None:
                 s = float(np.asarray(scores[i]).reshape(-1)[0])
-                res["adversarial_score"] = s
+                res["adv_score"] = s
                 res["flagged"] = bool(s > det.threshold)  # type: ignore[union-attr]
             results.append(res)
         return results

@@ -12,6 +12,7 @@ Nothing here assumes classification: the decision step is chosen by the manifest
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -33,6 +34,7 @@ from .preprocess import check_crop, load_image, preprocess
 HostStage = Callable[[np.ndarray], np.ndarray]
 Crop = str | tuple[int, int, int, int]
 Gate = Callable[[dict[str, Any]], bool]
+log = logging.getLogger("edgeguard.pipeline")
 
 
 def stage_name(stage: Any) -> str:
@@ -73,10 +75,23 @@ class Result:
     escalation: dict[str, Any] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def adv_score(self) -> float | None:
+        """The engine detector's adversarial score of this image (``None``: the engine has no detector)."""
+        return self.decision.get("adv_score")
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the score exceeds the detector's threshold τ (always ``False`` without a detector)."""
+        return bool(self.decision.get("flagged", False))
+
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: path, the decision, ``adv_score`` (null without a detector) and ``flagged``."""
         d: dict[str, Any] = {
             "path": self.source,
             **self.decision,
+            "adv_score": self.adv_score,
+            "flagged": self.flagged,
             "timing_ms": {k: round(v, 3) for k, v in self.timing_ms.items()},
         }
         if self.escalation is not None:
@@ -168,6 +183,13 @@ class Pipeline:
         )
         self.escalate = escalate
         self.gate = gate or flagged_gate
+        if escalate is not None and gate is None and self.manifest.detector is None:
+            # (logging's last-resort handler prints this one line on stderr when nothing is configured)
+            log.warning(
+                "warning: --escalate %s will never run: the engine has no detector output to flag frames "
+                "(export it with --detector, e.g. squeeze:median=2x2)",
+                stage_name(escalate),
+            )
 
     @property
     def labels(self) -> tuple[str, ...] | None:

@@ -360,3 +360,6 @@ ATTACKS = Registry(
     },
 )
 SOURCES = Registry("source", package="edgeguard.camera", var="SOURCES")
+# adversarial-input detectors fused into the engine as a second output (``--detector squeeze:…``): not
+# prefix defenses (they add an output instead of transforming the input), so not in DEFENSES
+DETECTORS = Registry("detector", package="edgeguard.defenses", var="DETECTORS")

@@ -298,7 +298,7 @@ class CameraLoop:
                 "label": label,
                 "score": round(top[0]["prob"], 5) if top else None,
                 "previous": self._prev_label,
-                "adversarial_score": decision.get("adversarial_score"),
+                "adv_score": decision.get("adv_score"),
                 "flagged": flagged,
                 "escalated": escalated,
                 "latency_ms": round(latency, 3),

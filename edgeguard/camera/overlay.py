@@ -80,7 +80,7 @@ def draw(frame: np.ndarray, decision: dict[str, Any], info: OverlayInfo) -> np.n
     s = max(0.4, min(1.2, w / 1280.0 * 1.1))  # text scale follows the frame width
     top = decision.get("top") or []
     flagged = bool(decision.get("flagged", False))
-    score = decision.get("adversarial_score")
+    score = decision.get("adv_score")
     # (text, scale, colour, thickness); the adversarial-score row gets a bar after its text.
     rows: list[tuple[str, float, tuple[int, int, int], int]] = []
     if top:

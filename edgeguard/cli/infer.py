@@ -113,9 +113,9 @@ def infer_cmd(
                 )
                 for t in r.decision["top"][1:]:
                     console.print(f"    {safe(t['label'])} ({t['prob']:.1%})")
-                if "adversarial_score" in r.decision:
+                if "adv_score" in r.decision:
                     flag = "[red]FLAGGED[/]" if r.decision["flagged"] else "ok"
-                    console.print(f"    adversarial score {r.decision['adversarial_score']:.4f} {flag}")
+                    console.print(f"    adversarial score {r.decision['adv_score']:.4f} {flag}")
                 if r.escalation:
                     console.print(
                         f"    escalated via {safe(r.escalation['stage'])}: first said "

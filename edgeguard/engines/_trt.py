@@ -23,7 +23,8 @@ INSTALL_HINT = (
     "(`sudo apt install python3-libnvinfer`, or use docker/Dockerfile.jetson); on x86 use an NGC TensorRT "
     "container (docker/Dockerfile.trt) or `pip install tensorrt --extra-index-url https://pypi.nvidia.com`"
 )
-PREFIX_SCOPES = ("/defenses/", "/normalize/")
+# "/f/…", "/squeezers/": the same prefix inside a feature-squeezing detector (defenses/squeeze.py)
+PREFIX_SCOPES = ("/defenses/", "/normalize/", "/f/defenses/", "/f/normalize/", "/squeezers/")
 
 
 def import_tensorrt() -> ModuleType:

@@ -71,6 +71,7 @@ def _finish(
     t0: float,
     lowp: Any = None,
     host_stages: list[str] | None = None,
+    detector: Any = None,
 ) -> ExportResult:
     """Check, embed the manifest, check parity on a temp file, then move into place.
 
@@ -78,7 +79,9 @@ def _finish(
 
     ``lowp`` (:class:`~edgeguard.exporter.precision.PrecisionOptions`) lowers the parity-checked FP32
     graph to FP16/INT8 and checks it against FP32 before anything is written. ``host_stages`` (canonical
-    stage specs) are recorded in the manifest so ``edgeguard.load`` rebuilds them.
+    stage specs) are recorded in the manifest so ``edgeguard.load`` rebuilds them. ``detector``
+    (:class:`~edgeguard.exporter.detector.DetectorOptions`) sets the detector threshold from the final
+    (lowered) graph's own scores.
     """
     import onnx
 
@@ -108,6 +111,12 @@ def _finish(
             model, data = lower(model, data, tmp, lowp, photos=images)
         manifest.embed(model, data)
         onnx.save(model, str(tmp))
+        if detector is not None:  # τ from this precision's own scores
+            from .detector import calibrate
+
+            data = calibrate(tmp, data, detector)
+            manifest.embed(model, data)
+            onnx.save(model, str(tmp))
         manifest.save_sidecar(data, out, to=group.temp(side))
     return ExportResult(out, side, data, parity, op_histogram(model), time.perf_counter() - t0)
 
@@ -124,7 +133,9 @@ def destinations(out: Path) -> OutputGroup:
     return OutputGroup(paths, what=["--out", "--out's sidecar"], make_parents=True)
 
 
-def _torch_to_onnx(module: torch.nn.Module, size: tuple[int, int], opset: int) -> Any:
+def _torch_to_onnx(
+    module: torch.nn.Module, size: tuple[int, int], opset: int, outputs: tuple[str, ...] = ("logits",)
+) -> Any:
     import onnx
 
     dummy = torch.rand(1, 3, *size)
@@ -138,8 +149,8 @@ def _torch_to_onnx(module: torch.nn.Module, size: tuple[int, int], opset: int) -
             dynamo=False,
             opset_version=opset,
             input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            output_names=list(outputs),
+            dynamic_axes={"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
         )
         return onnx.load(str(path))
 
@@ -160,6 +171,9 @@ def export(
     calib: str | Path | None = None,
     min_agreement: float = 0.9,
     stage: list[str] | tuple[str, ...] = (),
+    detector: str | None = None,
+    detector_fpr: float = 0.05,
+    detector_calib: str | Path | None = None,
 ) -> ExportResult:
     """Export ``model`` (a zoo/torchvision name or a path to an ``.onnx``) with ``defense`` specs fused.
 
@@ -179,6 +193,10 @@ def export(
         min_agreement: minimum top-1 agreement of an fp16/int8 graph with the fp32 one.
         stage: host-stage specs (``tvm:keep=0.5``) the deployed pipeline runs before the engine;
             recorded in the manifest, not in the graph.
+        detector: adversarial-input detector spec (``squeeze:bits=4,median=2x2``, see
+            :mod:`edgeguard.defenses.squeeze`): the graph gets a second output ``adv_score``.
+        detector_fpr: false-positive rate on clean images the detector threshold τ is set for.
+        detector_calib: folder of clean images τ is set on (default for the sign models: rendered).
 
     Raises:
         ConfigError: bad name, spec, size, opset or normalisation.
@@ -192,6 +210,9 @@ def export(
     from .precision import PrecisionOptions
 
     lowp = PrecisionOptions(precision, calib, min_agreement) if precision != "fp32" else None
+    from .detector import check_options
+
+    det = check_options(detector, detector_fpr, detector_calib, str(model))
     t0 = time.perf_counter()
     specs = [defenses.REGISTRY.canonical(s) for s in defense]
     stage_specs: list[str] = []
@@ -201,7 +222,7 @@ def export(
         stage_specs = [stages.REGISTRY.canonical(s) for s in stage]
         for s in stage_specs:  # build each once: its parameters are checked now, not on the car
             stages.from_spec(s)
-    finish = functools.partial(_finish, lowp=lowp, host_stages=stage_specs)
+    finish = functools.partial(_finish, lowp=lowp, host_stages=stage_specs, detector=det)
     is_file = str(model).endswith(".onnx")
     if is_file:
         check_path(model, what="model file")  # before --out, whose default name derives from it
@@ -234,7 +255,12 @@ def export(
     wrapped = DefendedModel(
         net, [defenses.from_spec(s) for s in specs], Normalize(*norm) if norm else None
     ).eval()
-    onnx_model = simplify(_torch_to_onnx(wrapped, size, opset))
+    outputs: tuple[str, ...] = ("logits",)
+    if det is not None:
+        from .detector import OUTPUT, wrap
+
+        wrapped, outputs = wrap(wrapped, det, specs, size), ("logits", OUTPUT)
+    onnx_model = simplify(_torch_to_onnx(wrapped, size, opset, outputs))
     src = {
         "model": str(model),
         "weights": str(weights) if weights else info.weights,
@@ -261,8 +287,9 @@ def export(
         versions=versions(),
         task=info.task,
         opset=opset,
+        outputs=outputs,
     )
-    reference = TorchEngine(wrapped, input_shape=(None, 3, *size))
+    reference = TorchEngine(wrapped, input_shape=(None, 3, *size), output_names=outputs)
     return finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)
 
 

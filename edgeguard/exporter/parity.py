@@ -39,10 +39,18 @@ class Parity:
 
 
 def check_engines(reference: Engine, candidate: Engine, x: np.ndarray, tolerance: float) -> Parity:
-    """Compare the first output of ``candidate`` with ``reference``'s on the batch ``x``."""
+    """Compare ``candidate`` with ``reference`` on the batch ``x``: the first output, and every further
+    output both have by name (a detector's ``adv_score``); the worst error over them is judged."""
     first = reference.outputs[0].name
-    diffs = compare(reference, candidate, x, outputs={first: candidate.outputs[0].name})
-    return Parity.judge(diffs[first], tolerance)
+    names = {s.name for s in candidate.outputs}
+    pairs = {first: candidate.outputs[0].name}
+    pairs.update({s.name: s.name for s in reference.outputs[1:] if s.name in names})
+    diffs = compare(reference, candidate, x, outputs=pairs)
+    worst = Parity.judge(diffs[first], tolerance)
+    for name in list(pairs)[1:]:
+        other = Parity.judge(diffs[name], tolerance)
+        worst.max_abs, worst.max_rel = max(worst.max_abs, other.max_abs), max(worst.max_rel, other.max_rel)
+    return worst
 
 
 def check_onnx(

@@ -94,16 +94,45 @@ class Normalize(Part):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DetectorCalibration(Part):
+    """The clean images the detector threshold was set on (``exporter.detector``)."""
+
+    WHERE = "detector.calibration"
+    source: str
+    images: int
+    sha256: str
+
+    def check(self) -> None:
+        if not self.source:
+            raise self.fail("source", "expected a non-empty description of the calibration set")
+        if self.images < 1:
+            raise self.fail("images", f"expected at least 1 calibration image, got {self.images}")
+        sha256_hex(self.sha256, self.field("sha256"))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Detector(Part):
-    """An adversarial-score output: a frame is flagged when its score exceeds ``threshold``."""
+    """An adversarial-score output: a frame is flagged when its score exceeds ``threshold``.
+
+    ``spec`` (``squeeze:bits=4,median=2x2``), ``fpr`` (the false-positive rate ``threshold`` was
+    chosen for on clean images) and ``calibration`` (those images) are set by ``edgeguard export
+    --detector`` (manifest version 4); ``None`` in older files.
+    """
 
     WHERE = "detector"
     output: str
     threshold: float
+    spec: str | None = None
+    fpr: float | None = None
+    calibration: DetectorCalibration | None = None
 
     def check(self) -> None:
         if not self.output:
             raise self.fail("output", "expected a non-empty output name")
+        if self.spec is not None and not self.spec:
+            raise self.fail("spec", "expected null or a detector spec such as squeeze:bits=4,median=2x2")
+        if self.fpr is not None and not 0.0 <= self.fpr < 1.0:
+            raise self.fail("fpr", f"expected a false-positive rate in [0, 1), got {self.fpr!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

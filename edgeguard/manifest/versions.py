@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ._fields import fail, show
 
 FORMAT = "edgeguard-manifest"
-VERSION = 3
+VERSION = 4
 OLDEST = 1
 
 # Version 1 keys beyond the typed core: what exporter/onnx.py, precision.py and tensorrt.py added.
@@ -74,7 +74,17 @@ def _v2_to_v3(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 → 4 (``edgeguard export --detector``): the detector part gained ``spec``, ``fpr`` and
+    ``calibration``; a version-3 detector (output + threshold only) had none of them recorded."""
+    out = dict(d)
+    det = d.get("detector")
+    if isinstance(det, dict):
+        out["detector"] = {**det, "spec": None, "fpr": None, "calibration": None}
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def upgrade(data: Any) -> dict[str, Any]:

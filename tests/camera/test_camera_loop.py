@@ -126,7 +126,7 @@ def test_synthetic_run_writes_events_snapshots_and_summary(sign_engine: Path, tm
         res = decide(outputs, manifest)
         flag_every_fifth.n += 1
         for r in res:
-            r["adversarial_score"] = 0.5 if flag_every_fifth.n % 5 == 0 else 0.01
+            r["adv_score"] = 0.5 if flag_every_fifth.n % 5 == 0 else 0.01
             r["flagged"] = flag_every_fifth.n % 5 == 0
         return res
 
@@ -145,7 +145,7 @@ def test_synthetic_run_writes_events_snapshots_and_summary(sign_engine: Path, tm
     assert s["fps"]["end_to_end"] > 0 and s["fps"]["engine_only"] > s["fps"]["end_to_end"]
     lines = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()]
     flagged = [r for r in lines if "flagged" in r["event"]]
-    assert len(flagged) == 6 and all(r["adversarial_score"] == 0.5 for r in flagged)
+    assert len(flagged) == 6 and all(r["adv_score"] == 0.5 for r in flagged)
     assert lines[0]["event"][-1] == "class_changed" and lines[0]["previous"] is None
     assert all(Path(r["snapshot"]).is_file() for r in lines) and s["events"] == len(lines)
     assert {"time", "frame", "label", "score", "timing_ms", "latency_ms"} <= set(lines[0])
