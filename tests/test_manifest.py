@@ -52,7 +52,7 @@ def test_every_fixture_loads_and_round_trips(path):
 
 def test_v1_and_v2_of_the_same_export_are_equal_typed_values():
     v1, v2 = mf.load_sidecar(FIXTURES / "v1.json"), mf.load_sidecar(FIXTURES / "v2.json")
-    assert v1 == v2 == mf.load_sidecar(FIXTURES / "v3.json")
+    assert v1 == v2 == mf.load_sidecar(FIXTURES / "v3.json") == mf.load_sidecar(FIXTURES / "v4.json")
     assert v1.input.resize == "stretch" and v1.input.pad_value == 114 and v1.input.stride is None
     # The values edgeguard 0.1.0 wrote (read off the v1 file by hand):
     assert v1.task == "classification" and v1.input.size == (64, 64) and v1.input.name == "input"
@@ -66,11 +66,32 @@ def test_v1_and_v2_of_the_same_export_are_equal_typed_values():
     assert v1.tensorrt is None and v1.engine == "signs.onnx" and v1.extra == {}
 
 
-def test_writing_a_read_v1_reproduces_the_v3_file_byte_for_byte():
-    text = (FIXTURES / "v3.json").read_text()
-    assert mf.dumps(mf.load_sidecar(FIXTURES / "v2.json")) + "\n" == text
-    assert mf.dumps(mf.load_sidecar(FIXTURES / "v3.json")) + "\n" == text  # the layout is stable
-    assert mf.dumps(mf.load_sidecar(FIXTURES / "v1.json")) + "\n" == text
+def test_writing_a_read_v1_v2_or_v3_reproduces_the_v4_file_byte_for_byte():
+    text = (FIXTURES / "v4.json").read_text()
+    for name in ("v1.json", "v2.json", "v3.json", "v4.json"):  # the last: the layout is stable
+        assert mf.dumps(mf.load_sidecar(FIXTURES / name)) + "\n" == text, name
+
+
+def test_v4_detector_fixture_values():
+    m = mf.load_sidecar(FIXTURES / "v4-detector.json")
+    assert m.outputs == ("logits", "adv_score") and m.defenses == ("bits:bits=5", "median:kernel=3x3")
+    d = m.detector
+    assert d.output == "adv_score" and d.spec == "squeeze:bits=4,median=2x2" and d.fpr == 0.05
+    assert 0.3 < d.threshold < 0.4
+    assert d.calibration == mf.DetectorCalibration(
+        source="signs renderer seed 1",
+        images=500,
+        sha256="b7856aaf7a601e759af467df65708490f1f2ee509da05192d6e1f000942f4cf8",
+    )
+
+
+def test_an_older_detector_migrates_with_nothing_recorded_about_its_threshold():
+    d = _v2()
+    d["outputs"] = ["logits", "score"]
+    d["detector"] = {"output": "score", "threshold": 0.25}
+    m = mf.from_dict(d)
+    assert m.detector == mf.Detector(output="score", threshold=0.25, spec=None, fpr=None, calibration=None)
+    assert mf.from_dict(json.loads(mf.dumps(m))) == m  # and writes as version 4
 
 
 def test_v1_int8_tensorrt_fixture_values():
@@ -360,3 +381,19 @@ def test_error_messages_stay_short_for_huge_keys():
     with pytest.raises(ConfigError, match="unknown field") as err:
         mf.from_dict(d)
     assert len(str(err.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("fpr", 1.0, "detector.fpr"),
+        ("spec", "", "detector.spec"),
+        ("calibration", {"source": "x", "images": 0, "sha256": "0" * 64}, "detector.calibration.images"),
+        ("calibration", {"source": "x", "images": 5, "sha256": "abc"}, "detector.calibration.sha256"),
+    ],
+)
+def test_v4_detector_fields_are_validated(key, value, field):
+    d = json.loads((FIXTURES / "v4-detector.json").read_text())
+    d["detector"][key] = value
+    with pytest.raises(ConfigError, match=re.escape(f"manifest field '{field}'")):
+        mf.from_dict(d)

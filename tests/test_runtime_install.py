@@ -228,11 +228,21 @@ def test_shipped_demo_engine_equals_a_fresh_export(shipped: Path, tmp_path: Path
     with open_engine(shipped, provider="cpu") as a, open_engine(fresh, provider="cpu") as b:
         ya, yb = a({"input": x})["logits"], b({"input": x})["logits"]
     np.testing.assert_allclose(ya, yb, rtol=0, atol=1e-5)
+    with open_engine(shipped, provider="cpu") as a, open_engine(fresh, provider="cpu") as b:
+        np.testing.assert_allclose(
+            a({"input": x})["adv_score"], b({"input": x})["adv_score"], rtol=0, atol=1e-5
+        )
 
     def comparable(m: manifest.Manifest) -> manifest.Manifest:
-        return dataclasses.replace(m, provenance=dataclasses.replace(m.provenance, versions={}, parity=None))
+        # τ is an order statistic of float scores: equal up to float noise across machines (checked below)
+        det = dataclasses.replace(m.detector, threshold=0.0)
+        return dataclasses.replace(
+            m, provenance=dataclasses.replace(m.provenance, versions={}, parity=None), detector=det
+        )
 
     side = manifest.load_sidecar(manifest.sidecar_path(shipped))
+    fresh_side = manifest.load_sidecar(manifest.sidecar_path(fresh))
+    assert side.detector.threshold == pytest.approx(fresh_side.detector.threshold, abs=1e-5)
     assert comparable(side) == comparable(manifest.load_sidecar(manifest.sidecar_path(fresh)))
     assert comparable(read_onnx_manifest(shipped)) == comparable(read_onnx_manifest(fresh))
     # no build path in the shipped manifest:

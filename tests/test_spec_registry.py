@@ -87,7 +87,7 @@ def test_median_error_lists_windows():
 
 
 @pytest.mark.parametrize(
-    "reg", ["DEFENSES", "STAGES", "ENGINES", "DECISIONS", "SOURCES", "MODELS", "ATTACKS"]
+    "reg", ["DEFENSES", "STAGES", "ENGINES", "DECISIONS", "SOURCES", "MODELS", "ATTACKS", "DETECTORS"]
 )
 def test_listing_from_source_equals_the_live_registry(reg):
     """Help texts come from the source listing; it must say what the imported registry says."""

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigError
-from ..registry import DEFENSES, STAGES
+from ..registry import DEFENSES, DETECTORS, STAGES
 from ._common import PlainUsage, console
 from .app import app
 
@@ -86,6 +86,28 @@ def export_cmd(
     min_agreement: float = typer.Option(
         0.9, "--min-agreement", help="Minimum top-1 agreement of fp16/int8 with fp32 (0..1)."
     ),
+    detector: str | None = typer.Option(
+        None,
+        "--detector",
+        help=DETECTORS.help(
+            "Adversarial-input detector fused into the graph as a second output `adv_score`; each "
+            "squeezer key takes its defense's shorthand, and one the fused defenses already apply is "
+            "refused.",
+            "See README 'Detector'.",
+        ),
+    ),
+    detector_fpr: float = typer.Option(
+        0.05,
+        "--detector-fpr",
+        help="False-positive rate on clean images the detector threshold τ is set for (τ = the "
+        "(1 − FPR) quantile of clean scores, from the written engine's own outputs).",
+    ),
+    detector_calib: Path | None = typer.Option(
+        None,
+        "--detector-calib",
+        help="Folder of clean images τ is set on. Default for the sign models: 500 rendered validation "
+        "images; required for other models.",
+    ),
     engine: str = typer.Option(
         "onnx", "--engine", help="onnx | trt: also build a TensorRT plan (needs TensorRT and a GPU)."
     ),
@@ -94,7 +116,8 @@ def export_cmd(
 ) -> None:
     """Export a classifier with defenses fused in front into one ONNX graph, and check parity.
 
-    The graph takes `input` float32 (B, 3, H, W) RGB in [0, 1] (dynamic batch) and outputs `logits`.
+    The graph takes `input` float32 (B, 3, H, W) RGB in [0, 1] (dynamic batch) and outputs `logits`
+    (and `adv_score` with --detector).
     The export fails (exit 2, no file written) if onnxruntime and torch disagree beyond --tolerance
     on real photos.
     """
@@ -114,6 +137,9 @@ def export_cmd(
         precision=precision,
         calib=calib,
         min_agreement=min_agreement,
+        detector=detector,
+        detector_fpr=detector_fpr,
+        detector_calib=detector_calib,
         engine=engine,
         batch=batch,
         workspace=workspace,
@@ -135,6 +161,12 @@ def export_cmd(
     console.print(f"  defense: {' → '.join(m.defenses) or 'none'} → normalize → {source}")
     if m.host_stages:
         console.print(f"  host   : {' → '.join(m.host_stages)} (run before the engine by edgeguard.load)")
+    if m.detector is not None:
+        d = m.detector
+        console.print(
+            f"  detect : {escape(d.spec or d.output)} → output {d.output}, τ = {d.threshold:.4g} at FPR "
+            f"{d.fpr} on {d.calibration.images if d.calibration else '?'} clean images"
+        )
     p = res.parity
     console.print(
         f"  parity : max abs {p.max_abs:.2e}, relative {p.max_rel:.2e} (≤ {p.tolerance:.0e}) on "

@@ -96,8 +96,6 @@ class Squeezers(nn.Module):
         return [view(x) for view in self.views]
 
 
-
-
 def from_spec(spec: str) -> Squeezers:
     """``squeeze:bits=4,median=2x2`` → :class:`Squeezers` (ConfigError naming what is wrong)."""
     return DETECTORS.from_spec(spec)

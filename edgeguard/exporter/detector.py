@@ -96,7 +96,9 @@ def calibration_images(opts: DetectorOptions, data: manifest.Manifest) -> tuple[
 
     h, w = data.input.size
     if h != w:
-        raise ConfigError(f"--detector: the sign renderer draws square images; pass --detector-calib DIR for {h}x{w}")
+        raise ConfigError(
+            f"--detector: the sign renderer draws square images; pass --detector-calib DIR for {h}x{w}"
+        )
     images, _ = render_arrays(SignDataset(SIGN_CALIB_IMAGES, seed=VAL_SEED, size=h))
     x = np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
     if data.input.color == "BGR":
