@@ -281,3 +281,23 @@ def test_two_records_in_one_cell_still_give_a_report() -> None:
     md = report.render(data)
     assert "12.3 (10.0–15.0)" in md and "80.4 (76.7–83.6)" in md  # both shown, as a flat listing
     assert unexplained_numbers(md, data) == []
+
+
+def test_the_warning_cites_a_budgeted_attack_before_a_minimal_one() -> None:
+    data = results()
+    for r in data["records"]:
+        if r["attack"].startswith("deepfool") and r["config"] == "demo":
+            # DeepFool's minimal perturbation found on the bare model does not survive the defense
+            r["robust_accuracy"], r["robust_ci"] = (
+                (0.9, [0.87, 0.92]) if r["mode"] == "naive" else (0.0, [0.0, 0.01])
+            )
+    demo = next(w for w in report.gap_warnings(data) if "demo" in w)
+    assert "10.0 % vs naive 55.0 % (pgd:steps=20, ε = 8/255)" in demo  # 45 points, not DeepFool's 90
+    data["records"] = [r for r in data["records"] if r["attack"].startswith("deepfool")]
+    demo = next(w for w in report.gap_warnings(data) if "demo" in w)
+    assert "0.0 % vs naive 90.0 % (deepfool:steps=50, ε = unbounded)" in demo
+
+
+def test_perturbation_rows_of_sanity_probes_say_so(written) -> None:
+    md, _ = written
+    assert "| demo | pgd:steps=20 | adaptive (large-eps) | linf | 0.5 | 0.4995 |" in md
