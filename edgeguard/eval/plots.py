@@ -257,6 +257,14 @@ PLOTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 }
 
 
+TITLES = {  # file → caption in report.md
+    "accuracy_vs_eps.png": "Robust accuracy against ε (naive dashed, adaptive solid)",
+    "accuracy_vs_l2.png": "Robust accuracy against the measured normalised L2",
+    "roc.png": "Detector ROC",
+    "accuracy_vs_latency.png": "Worst-case robust accuracy against latency (Pareto front marked)",
+}
+
+
 def figures(results: Any) -> dict[str, Any]:
     """``{file name: Figure}`` for every plot the results have data for."""
     results = validate_results(results)
@@ -283,6 +291,7 @@ def write_plots(results: Any, out_dir: str | Path) -> list[Path]:
 
 __all__ = [
     "PLOTS",
+    "TITLES",
     "accuracy_vs_eps",
     "accuracy_vs_l2",
     "accuracy_vs_latency",

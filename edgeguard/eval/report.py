@@ -22,6 +22,7 @@ from typing import Any
 
 from ..outputs import OutputGroup
 from .latency import latency_stages, stage_sort
+from .plots import TITLES as PLOT_TITLES
 from .plots import figures as plot_figures
 from .records import read_results, validate_results
 from .table import (
@@ -343,14 +344,6 @@ def _notes(results: Results) -> list[str]:
         if c.get("notes") and c.get("white_box", True) is not False
     ]
     return ["## Notes", "", *lines, ""] if lines else []
-
-
-PLOT_TITLES = {
-    "accuracy_vs_eps.png": "Robust accuracy against ε (naive dashed, adaptive solid)",
-    "accuracy_vs_l2.png": "Robust accuracy against the measured normalised L2",
-    "roc.png": "Detector ROC",
-    "accuracy_vs_latency.png": "Worst-case robust accuracy against latency (Pareto front marked)",
-}
 
 
 def _plots(names: Sequence[str]) -> list[str]:
