@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import ConfigError, SourceError
 from . import overlay
 from .channel import END, Backoff, Frame, FrameChannel, stop_on_signals
+from .detect import DetectionWatch, draw_boxes
 from .outputs import RunOutputs, Window, display_available, now_iso
 from .sources import Box, Source, clean_frame
 from .stats import RunStats
@@ -53,7 +54,7 @@ class LoopOptions:
 def check_task(pipeline: Any, task: str | None) -> None:
     """Raise ConfigError when the engine's manifest task is not the one the loop was asked for."""
     have = pipeline.manifest.task
-    if task is not None and task != have:
+    if task is not None and {"detect": "detection", "classify": "classification"}.get(task, task) != have:
         raise ConfigError(
             f"--task {task}: the engine's manifest says it is a {have} model; pass --task {have} "
             f"or use a {task} engine"
@@ -129,6 +130,8 @@ class CameraLoop:
             else:
                 self.log(f"--display: {why}; running headless")
         self._prev_label: str | None = None
+        labels = pipeline.manifest.labels
+        self.watch = DetectionWatch(labels) if pipeline.manifest.task == "detection" else None
 
     # -- control ------------------------------------------------------------------------------
     def stop(self, reason: str = "stopped") -> None:
@@ -268,8 +271,11 @@ class CameraLoop:
         label = top[0]["label"] if top else None
         flagged = bool(decision.get("flagged", False))
         escalated = result.escalation["stage"] if result.escalation else None
+        found = self._detections(img, decision, roi, frame.index)
         t0 = time.perf_counter()
         if self.opt.draw_overlay:
+            if self.watch is not None:
+                draw_boxes(img, decision)
             fps_e2e, fps_eng = self.stats.live_fps()
             overlay.draw(
                 img,
@@ -307,12 +313,27 @@ class CameraLoop:
             if self.snapshots is not None:
                 record["snapshot"] = self.snapshots.save(img, frame.index)
             self._event(record)
+        for record in found:  # a tracked person vanished while the scene stayed still (seed 004)
+            if self.snapshots is not None:
+                record["snapshot"] = self.snapshots.save(img, frame.index)
+            self._event(record)
         self._prev_label = label
         timing["overlay"] = (t1 - t0) * 1e3
         timing["output"] = (time.perf_counter() - t1) * 1e3
         with self._lock:
             self.stats.escalated += int(escalated is not None)
             self.stats.add(timing, label, flagged, latency)
+
+    def _detections(
+        self, img: np.ndarray, decision: dict[str, Any], roi: Box | None, index: int
+    ) -> list[dict[str, Any]]:
+        """Boxes into frame pixels (the pipeline saw the ROI alone under auto), tracks, vanish events."""
+        if self.watch is None:
+            return []
+        if self.auto_roi and roi is not None:
+            for b in decision.get("boxes") or []:
+                b["xyxy"] = [v + roi[k % 2] for k, v in enumerate(b["xyxy"])]
+        return self.watch.update(img, decision, index)
 
     def _warmup(self) -> None:
         h, w = self.pipe.size
@@ -394,6 +415,7 @@ class CameraLoop:
             "stopped_by": self.stopped_by,
             "error": self.error,
             **self.stats.to_dict(),
+            **({"detection": self.watch.summary()} if self.watch is not None else {}),
             "outputs": self.out.describe(),
         }
 

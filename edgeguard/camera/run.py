@@ -24,7 +24,7 @@ from .loop import CameraLoop, LoopOptions
 from .outputs import OUTPUTS, RunOutputs
 
 Log = Callable[[str], None]
-TASKS = ("classification", "detection")
+TASKS = ("classification", "detection", "detect")
 FOREVER = -1  # --reconnect-attempts -1: retry until the source is back or the run is stopped
 
 
@@ -68,6 +68,22 @@ class CameraOptions:
     reconnect_attempts: int = 10
     backoff: float = 0.5
     backoff_max: float = 8.0
+    conf: float | None = None
+    iou: float | None = None
+    agnostic: bool = False
+    classes: str | None = None
+    max_det: int | None = None
+
+    def decision_options(self) -> dict[str, Any] | None:
+        """The detection options given (unset ones keep the decision's defaults), or None."""
+        given = {
+            "conf": self.conf,
+            "iou": self.iou,
+            "agnostic": self.agnostic or None,
+            "classes": self.classes,
+            "max_det": self.max_det,
+        }
+        return {k: v for k, v in given.items() if v is not None} or None
 
     def validate(self) -> None:
         """Check every value that needs no engine or source; raise ConfigError naming the flag."""
@@ -94,7 +110,11 @@ class CameraOptions:
                 f"N > 0 attempts, or -1 (retry forever)"
             )
         if self.task not in (None, *TASKS):
-            raise ConfigError(f"--task {self.task!r}: expected {' or '.join(TASKS)}")
+            raise ConfigError(f"--task {self.task!r}: expected {', '.join(TASKS)}")
+        if self.decision_options():  # conf/iou ranges, max_det, class names' form: before any file
+            from ..detection import detection
+
+            detection(**self.decision_options())  # type: ignore[arg-type]
         if self.transport not in ("tcp", "udp"):
             raise ConfigError(f"--transport {self.transport!r}: expected tcp or udp")
         crop_mode(self.crop)
@@ -231,6 +251,8 @@ def _run(opts: CameraOptions, replaceable: frozenset[str], log: Log, announce: L
         escalate=opts.escalate,
         top=opts.top,
         allow_slow=False,
+        task=opts.task,
+        decision=opts.decision_options(),
         rebuild=log,  # a stale TensorRT plan is rebuilt from the ONNX beside it, with one line saying why
     )
     src = open_source(
@@ -247,6 +269,8 @@ def _run(opts: CameraOptions, replaceable: frozenset[str], log: Log, announce: L
     except Exception:
         src.close()
         raise
+    for note in pipe.notes:  # what a bare YOLO file's manifest had to assume
+        log(f"{Path(str(engine_path)).name}: {note}")
     announce(f"{src.name} → {Path(str(engine_path)).name} ({pipe.engine.provider}); Ctrl-C stops")
     t0 = time.perf_counter()
     result = loop.run()

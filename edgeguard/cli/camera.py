@@ -18,8 +18,13 @@ from ..registry import DECISIONS, SOURCES
 from ._common import (
     ENGINE_HELP,
     PATH_MAX,
+    AgnosticOpt,
+    ClassesOpt,
+    ConfOpt,
     CropOpt,
     EscalateOpt,
+    IouOpt,
+    MaxDetOpt,
     ProviderOpt,
     StageOpt,
     ThreadsOpt,
@@ -69,6 +74,11 @@ def print_summary(s: dict[str, Any]) -> None:
         t.add_row("latency", f"capture→result p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
     labels = ", ".join(f"{safe(k)} {v}" for k, v in list(s["labels"].items())[:5]) or "-"
     t.add_row("labels", labels)
+    if s.get("detection"):
+        d = s["detection"]
+        objects = ", ".join(f"{safe(k)} {v}" for k, v in list(d["objects"].items())[:8]) or "-"
+        extra = f"tracks {d['tracks']}, vanished {d['vanished']}, dropped boxes {d['dropped_boxes']}"
+        t.add_row("objects", f"{objects}  ({extra})")
     t.add_row("flagged", f"{s['flagged']} (escalated {s['escalated']}); events {s['events']}")
     console.print(t)
     st = Table(title="per-stage milliseconds", show_lines=False)
@@ -112,8 +122,16 @@ def camera_cmd(
     task: str | None = typer.Option(
         None,
         "--task",
-        help=DECISIONS.help("Task the engine must have been exported for (checked against its manifest)."),
+        help=DECISIONS.help(
+            "Task the engine must have been exported for (checked against its manifest; detect = "
+            "detection). For a bare ONNX file without a manifest (a YOLO export): how to read it."
+        ),
     ),
+    conf: ConfOpt = None,
+    iou: IouOpt = None,
+    agnostic: AgnosticOpt = False,
+    classes: ClassesOpt = None,
+    max_det: MaxDetOpt = None,
     stage: StageOpt = None,
     escalate: EscalateOpt = None,
     crop: CropOpt = "auto",
@@ -194,4 +212,9 @@ def camera_cmd(
         reconnect_attempts=reconnect_attempts,
         backoff=backoff,
         backoff_max=backoff_max,
+        conf=conf,
+        iou=iou,
+        agnostic=agnostic,
+        classes=classes,
+        max_det=max_det,
     )
