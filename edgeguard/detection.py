@@ -4,8 +4,10 @@ Two output layouts are decoded (Ultralytics' contract, which TensorRT/DeepStream
 
 * ``(B, 4 + nc, N)`` — YOLOv8/11 raw head: per anchor ``cx, cy, w, h`` in input pixels, then ``nc``
   class scores. Each anchor keeps only its best class; candidates above ``conf`` (at most ``max_nms``
-  of them, highest first, Ultralytics' ``max_nms`` cap so a frame where everything passes stays fast)
-  go through NMS (class-aware unless ``agnostic``), ``max_det`` survive.
+  of them, highest first) go through NMS (class-aware unless ``agnostic``), ``max_det`` survive.
+  ``max_nms`` defaults to 1,000, not Ultralytics' 30,000: a frame where all 8,400 anchors of a
+  640×640 YOLO pass the threshold then costs ~8 ms on one core instead of ~450 ms
+  (benchmarks/detect_decode.py); boxes past the 1,000 best candidates almost never survive NMS.
 * ``(B, max_det, 6)`` — end-to-end heads (NMS in the graph, YOLOv10/26 or edgeguard's in-graph NMS
   export): ``x1, y1, x2, y2, score, class`` per row; rows above ``conf`` are kept, no NMS.
 
@@ -196,13 +198,14 @@ class Detect:
     def _result(boxes: np.ndarray, rows: np.ndarray, labels: Sequence[str], dropped: int) -> dict[str, Any]:
         out = []
         counts: Counter[str] = Counter()
-        for box, row in zip(boxes.tolist(), rows.tolist()):
-            j = int(row[5])
+        f64 = np.float64  # rounded in double: float32 0.9 would print as 0.8999999761581421
+        xyxy = np.round(boxes.astype(f64), 3).tolist()
+        score, index = np.round(rows[:, 4].astype(f64), 6).tolist(), rows[:, 5].tolist()
+        for box, s, j in zip(xyxy, score, index):
+            j = int(j)
             label = labels[j] if 0 <= j < len(labels) else str(j)
             counts[label] += 1
-            out.append(
-                {"xyxy": [round(v, 3) for v in box], "score": round(row[4], 6), "label": label, "index": j}
-            )
+            out.append({"xyxy": box, "score": s, "label": label, "index": j})
         return {"boxes": out, "counts": dict(counts), "dropped": dropped}
 
 
@@ -257,7 +260,8 @@ def _example_outputs(batch: int, labels: Sequence[str]) -> dict[str, np.ndarray]
         "agnostic": "NMS across classes (default: within each class)",
         "classes": "only these labels or class indices (e.g. person or 0,2)",
         "max_det": "most boxes per image after NMS",
-        "max_nms": "most candidates entering NMS, highest scores first (bounds a frame where all pass)",
+        "max_nms": "most candidates entering NMS, highest scores first (bounds a frame where all pass; "
+        "Ultralytics: 30000)",
         "output": "engine output holding the predictions (default: the first that is not a detector's)",
     },
     examples=({}, {"conf": 0.5, "iou": 0.45, "agnostic": True}, {"classes": "class 1,2", "max_det": 5}),
@@ -270,7 +274,7 @@ def detection(
     agnostic: bool = False,
     classes: Any = None,
     max_det: int = 300,
-    max_nms: int = 30000,
+    max_nms: int = 1000,
     output: str | None = None,
 ) -> Detect:
     """Boxes from a YOLO-layout engine output (see the module docstring)."""

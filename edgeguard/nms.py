@@ -1,11 +1,13 @@
 """Boxes on the host: ``xywh → xyxy``, IoU and greedy non-maximum suppression in numpy.
 
-The inference path must not import torch (a Jetson runtime install has none), so NMS here is numpy.
-It is hand-written because neither runtime dependency offers a drop-in equal to
-``torchvision.ops.nms``: ``cv2.dnn.NMSBoxes`` takes ``(x, y, w, h)`` lists, filters by a score
-threshold of its own and was no faster on clustered detections (benchmarks/detect_decode.py). The
-rule is torchvision's: highest score first; a box is suppressed when its IoU with a kept box is
-*greater than* the threshold; boxes with equal scores keep their input order (stable sort).
+The inference path must not import torch (a Jetson runtime install has none). :func:`nms` runs
+OpenCV's ``cv2.dnn.NMSBoxes`` (C++; about 4× faster than numpy on a frame's clustered candidates,
+benchmarks/detect_decode.py) and falls back to :func:`nms_numpy` — the same greedy rule written in
+numpy — where OpenCV was built without its dnn module. The rule is torchvision's: highest score
+first; a box is suppressed when its IoU with a kept box is *greater than* the threshold; equal scores
+keep their input order (stable sort). Both equal ``torchvision.ops.nms`` index for index on random
+boxes (tests/test_detection.py); OpenCV computes IoU in double precision, so a pair whose IoU is
+within ~1e-7 of the threshold could be decided differently from torchvision's float32.
 
 Class-aware NMS uses the offset trick of Ultralytics' ``non_max_suppression`` (every class's boxes are
 shifted by ``class × 7680`` so boxes of different classes never overlap), which returns exactly what
@@ -14,9 +16,11 @@ per-class NMS returns.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 MAX_WH = 7680.0  # Ultralytics' max_wh: larger than any box side, so shifted classes never overlap
+_NMS_BOXES = getattr(getattr(cv2, "dnn", None), "NMSBoxes", None)
 
 
 def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
@@ -47,6 +51,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Indices of the boxes greedy NMS keeps, highest score first (``torchvision.ops.nms``'s rule).
 
+    OpenCV's implementation when it has one (see the module docstring), else :func:`nms_numpy`.
+
     Args:
         boxes: ``(N, 4)`` ``x1, y1, x2, y2`` with ``x1 ≤ x2``, ``y1 ≤ y2``, finite.
         scores: ``(N,)`` finite scores.
@@ -58,6 +64,23 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     Shape:
         boxes ``(N, 4)``, scores ``(N,)`` → ``(K,)``, ``K ≤ N``.
     """
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    # OpenCV drops scores ≤ its threshold, which must be ≥ 0: scores ≤ 0 go the numpy way
+    if boxes.shape[0] == 0 or _NMS_BOXES is None or not scores.min() > 0:
+        return nms_numpy(boxes, scores, iou)
+    xywh = np.empty(boxes.shape, np.float64)
+    xywh[:, :2] = boxes[:, :2]
+    xywh[:, 2:] = boxes[:, 2:] - boxes[:, :2]
+    try:
+        keep = _NMS_BOXES(xywh, scores, 0.0, float(iou))  # every score is > 0: all boxes take part
+    except cv2.error:  # an OpenCV build that refuses these arguments: the numpy loop gives the same
+        return nms_numpy(boxes, scores, iou)
+    return np.asarray(keep, np.int64).reshape(-1)
+
+
+def nms_numpy(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """:func:`nms` in numpy (same arguments and result): the greedy loop, one IoU row per kept box."""
     boxes = np.asarray(boxes, np.float32)
     scores = np.asarray(scores, np.float32)
     order = np.argsort(-scores, kind="stable")
@@ -87,4 +110,4 @@ def batched_nms(
     return nms(shifted, scores, iou)
 
 
-__all__ = ["MAX_WH", "batched_nms", "box_iou", "nms", "xywh_to_xyxy"]
+__all__ = ["MAX_WH", "batched_nms", "box_iou", "nms", "nms_numpy", "xywh_to_xyxy"]
