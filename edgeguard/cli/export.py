@@ -113,8 +113,23 @@ def export_cmd(
     ),
     batch: str = typer.Option("1,4,8", "--batch", help="TensorRT batch profile MIN,OPT,MAX (--engine trt)."),
     workspace: int = typer.Option(1024, "--workspace", help="TensorRT builder workspace limit in MiB."),
+    task: str | None = typer.Option(
+        None,
+        "--task",
+        help="detection (detect) for a YOLO-layout .onnx detector (an Ultralytics export says so in its "
+        "metadata): letterboxed input, its labels, parity also on the decoded boxes.",
+    ),
+    nms: bool = typer.Option(
+        False,
+        "--nms",
+        help="Detectors: append ONNX NonMaxSuppression (best class only, as Ultralytics) so the engine "
+        "outputs detections (B, max_det, 6); checked against the host NMS. With --conf/--iou/--max-det.",
+    ),
+    conf: float = typer.Option(0.25, "--conf", help="--nms: score threshold baked into the graph."),
+    iou: float = typer.Option(0.7, "--iou", help="--nms: IoU threshold baked into the graph."),
+    max_det: int = typer.Option(300, "--max-det", help="--nms: boxes per image the graph outputs."),
 ) -> None:
-    """Export a classifier with defenses fused in front into one ONNX graph, and check parity.
+    """Export a classifier (or a YOLO-layout detector) with defenses fused in front into one ONNX graph.
 
     The graph takes `input` float32 (B, 3, H, W) RGB in [0, 1] (dynamic batch) and outputs `logits`
     (and `adv_score` with --detector).
@@ -143,6 +158,8 @@ def export_cmd(
         engine=engine,
         batch=batch,
         workspace=workspace,
+        task=task,
+        nms={"conf": conf, "iou": iou, "max_det": max_det} if nms else None,
     )
     if recipe is not None:
         from ..recipe import load_recipe, merge
@@ -172,6 +189,11 @@ def export_cmd(
         f"  parity : max abs {p.max_abs:.2e}, relative {p.max_rel:.2e} (≤ {p.tolerance:.0e}) on "
         f"{p.images} photos, top-1 agreement {p.top1_agreement:.0%}"
     )
+    for b in m.extra.get("box_parity", []) if m.task == "detection" else []:
+        console.print(
+            f"  boxes  : {escape(b['what'])}: {b['boxes']} boxes on {b['images']} photos, max "
+            f"{b['max_px']:.2g} px, score {b['max_score']:.1e}"
+        )
     console.print(f"  nodes  : {sum(res.ops.values())} ({len(res.ops)} op types), {res.seconds:.1f} s")
     engine_report(res, build, workspace)
     if verbose:

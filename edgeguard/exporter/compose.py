@@ -54,8 +54,9 @@ def _dims(value_info: Any) -> list[int | None] | None:
     return [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
 
 
-def check_graph(model: Any, path: Path) -> None:
-    """What edgeguard can compose: opsets onnxruntime runs, no custom ops, one float input, logits out.
+def check_graph(model: Any, path: Path, task: str = "classification") -> None:
+    """What edgeguard can compose: opsets onnxruntime runs, no custom ops, one float input, logits out
+    (``task="detection"``: a YOLO layout out, see :func:`edgeguard.detection.layout_of`).
 
     Raises:
         ConfigError: naming the first thing that does not fit and what is expected instead.
@@ -92,6 +93,14 @@ def check_graph(model: Any, path: Path) -> None:
         raise ConfigError(
             f"{path.name}: output {out.name!r} is not a float tensor; expected logits (B, classes)"
         )
+    if task == "detection":
+        from ..detection import layout_of
+
+        try:
+            layout_of(shape if shape is not None else (None, None, None))
+        except EngineError as err:
+            raise ConfigError(f"{path.name}: {err}") from None
+        return
     if shape is not None and len(shape) != 2:
         raise ConfigError(
             f"{path.name}: output {out.name!r} has {len(shape)} dims {shape}; expected classifier logits "
@@ -140,11 +149,11 @@ class PrefixThenGraph(Engine):
 
     provider = "torch+onnxruntime"
 
-    def __init__(self, prefix: Engine, graph: Engine) -> None:
+    def __init__(self, prefix: Engine, graph: Engine, name: str = "logits") -> None:
         super().__init__()
-        self.prefix, self.graph = prefix, graph
+        self.prefix, self.graph, self.name = prefix, graph, name
         self.inputs = list(prefix.inputs)
-        self.outputs = [TensorSpec("logits", graph.outputs[0].dtype, graph.outputs[0].shape)]
+        self.outputs = [TensorSpec(name, graph.outputs[0].dtype, graph.outputs[0].shape)]
         self._active = True
 
     def _load(self) -> None:
@@ -158,10 +167,10 @@ class PrefixThenGraph(Engine):
         first = self.graph.outputs[0].name
         batch = self.graph.inputs[0].shape[0]
         if batch is None:
-            return {"logits": self.graph(prepped)[first]}
+            return {self.name: self.graph(prepped)[first]}
         # Fixed-batch graph: run the images in chunks of its batch size.
         parts = [self.graph(prepped[i : i + batch])[first] for i in range(0, len(prepped), batch)]
-        return {"logits": np.concatenate(parts)}
+        return {self.name: np.concatenate(parts)}
 
 
 def _rename(graph: Any, old: str, new: str) -> None:
@@ -185,13 +194,23 @@ def export_onnx_file(
     parity_images: int,
     finish: Callable[..., Any],
     t0: float,
+    task: str | None = None,
 ) -> Any:
     import onnx
     import onnx.compose
     import onnx.version_converter
 
+    from .. import yolo_meta
+
     user = _load(path)
-    check_graph(user, path)
+    meta = {p.key: p.value for p in user.metadata_props}
+    task = {"detect": "detection", "classify": "classification"}.get(task or meta.get("task", ""), task)
+    task = task or "classification"
+    if task not in ("classification", "detection"):
+        raise ConfigError(f"--task {task!r}: expected classification or detection")
+    check_graph(user, path, task)
+    if task == "detection" and input_size is None:
+        input_size = yolo_meta.imgsz_of(meta)  # an Ultralytics export names its size
     in_name, size, dynamic_batch = _input_hw(user, input_size)
     # A bare ONNX file says nothing about its expected normalisation: default to none, say so in --help.
     norm = parse_normalize(normalize, ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
@@ -229,28 +248,39 @@ def export_onnx_file(
     merged = onnx.compose.merge_models(prefix, user_p, io_map=[("prep", "m/" + in_name)])
     merged = simplify(dedupe_opsets(merged))
     out_names = [o.name for o in merged.graph.output]
-    _rename(merged.graph, out_names[0], "logits")
+    first = "logits" if task == "classification" else out_names[0].removeprefix("m/")
+    _rename(merged.graph, out_names[0], first)
     for name in out_names[1:]:
         _rename(merged.graph, name, name.removeprefix("m/"))
 
     reference = PrefixThenGraph(
         TorchEngine(prefix_mod, input_shape=(None, 3, *size), output_names=("prep",)),
         OnnxRuntimeEngine(path, provider="cpu"),
+        first,
     )
     out_path = Path(out) if out else path.with_name(path.stem + "-defended.onnx")
     if out_path.resolve() == path.resolve():
         raise ConfigError("--out would overwrite the source model; choose another file name")
+    detector = task == "detection"
     data = manifest.new(
         input_size=size,
         mean=norm[0] if norm else (0.0, 0.0, 0.0),
         std=norm[1] if norm else (1.0, 1.0, 1.0),
-        labels=None,
+        labels=yolo_meta.names_of(meta) if detector else None,
+        task=task,
+        resize="letterbox" if detector else "stretch",
+        stride=_stride(yolo_meta.stride_of(meta), size) if detector else None,
         defenses=specs,
         source={"model": str(path), "weights": None, "sha256": file_sha256(path), "init": "onnx"},
         versions=versions(),
         opset=target,
-        outputs=("logits", *[n.removeprefix("m/") for n in out_names[1:]]),
+        outputs=(first, *[n.removeprefix("m/") for n in out_names[1:]]),
         dynamic_batch=dynamic_batch,
     )
     images = parity_images if dynamic_batch else 1
     return finish(merged, out_path, data, reference, size, tolerance, images, t0)
+
+
+def _stride(stride: int | None, size: tuple[int, int]) -> int | None:
+    """The detector's stride when it divides the input size (a manifest refuses one that does not)."""
+    return stride if stride and all(s % stride == 0 for s in size) else None

@@ -72,6 +72,7 @@ def _finish(
     lowp: Any = None,
     host_stages: list[str] | None = None,
     detector: Any = None,
+    nms: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Check, embed the manifest, check parity on a temp file, then move into place.
 
@@ -105,6 +106,12 @@ def _finish(
                 f"into whole quantisation steps: put bits first, or raise --tolerance knowingly"
             )
         data = replace(data, provenance=replace(data.provenance, parity=manifest.Parity(**parity.as_dict())))
+        if data.task == "detection":  # parity on the decoded boxes too (and in-graph NMS when asked)
+            from .detect_parity import check_export
+
+            with_nms, data, checks = check_export(tmp, reference, data, images, nms)
+            data = replace(data, extra={**data.extra, "box_parity": [c.as_dict() for c in checks]})
+            model = with_nms if with_nms is not None else model
         if lowp is not None:
             from .precision import lower
 
@@ -174,6 +181,8 @@ def export(
     detector: str | None = None,
     detector_fpr: float = 0.05,
     detector_calib: str | Path | None = None,
+    task: str | None = None,
+    nms: dict[str, Any] | bool | None = None,
 ) -> ExportResult:
     """Export ``model`` (a zoo/torchvision name or a path to an ``.onnx``) with ``defense`` specs fused.
 
@@ -197,6 +206,12 @@ def export(
             :mod:`edgeguard.defenses.squeeze`): the graph gets a second output ``adv_score``.
         detector_fpr: false-positive rate on clean images the detector threshold τ is set for.
         detector_calib: folder of clean images τ is set on (default for the sign models: rendered).
+        task: ``detection`` (or ``detect``) for a YOLO-layout ``.onnx`` detector (an Ultralytics
+            export's ``task`` metadata says so too): manifest ``task: detection``, letterboxed input,
+            labels from its ``names``; parity is also checked on the decoded boxes.
+        nms: detectors only: append ONNX NonMaxSuppression (``True`` or ``{"conf", "iou", "max_det"}``,
+            defaults 0.25 / 0.7 / 300), so the engine outputs ``detections`` (B, max_det, 6); checked
+            against the host NMS on real photos before anything is written.
 
     Raises:
         ConfigError: bad name, spec, size, opset or normalisation.
@@ -222,7 +237,8 @@ def export(
         stage_specs = [stages.REGISTRY.canonical(s) for s in stage]
         for s in stage_specs:  # build each once: its parameters are checked now, not on the car
             stages.from_spec(s)
-    finish = functools.partial(_finish, lowp=lowp, host_stages=stage_specs, detector=det)
+    nms_opts = _nms_options(nms, precision)
+    finish = functools.partial(_finish, lowp=lowp, host_stages=stage_specs, detector=det, nms=nms_opts)
     is_file = str(model).endswith(".onnx")
     if is_file:
         check_path(model, what="model file")  # before --out, whose default name derives from it
@@ -247,9 +263,12 @@ def export(
             parity_images=parity_images,
             finish=finish,
             t0=t0,
+            task=task,
         )
     torch.manual_seed(seed)
     net, info = models.build(str(model), weights)
+    if task is not None and {"detect": "detection"}.get(task, task) != info.task:
+        raise ConfigError(f"--task {task}: {model} is a {info.task} model")
     size = _size(input_size, info.input_size)
     norm = parse_normalize(normalize, (info.mean, info.std))
     wrapped = DefendedModel(
@@ -288,9 +307,30 @@ def export(
         task=info.task,
         opset=opset,
         outputs=outputs,
+        resize="letterbox" if info.task == "detection" else "stretch",
     )
     reference = TorchEngine(wrapped, input_shape=(None, 3, *size), output_names=outputs)
     return finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)
+
+
+def _nms_options(nms: dict[str, Any] | bool | None, precision: str) -> dict[str, Any] | None:
+    """In-graph NMS options with their defaults, or None (ConfigError for anything else)."""
+    if nms is None or nms is False:
+        return None
+    opts = {"conf": 0.25, "iou": 0.7, "max_det": 300}
+    if isinstance(nms, dict):
+        unknown = sorted(set(nms) - set(opts))
+        if unknown:
+            raise ConfigError(f"nms: unknown option {unknown[0]!r} (takes conf, iou, max_det)")
+        opts.update(nms)
+    elif nms is not True:
+        raise ConfigError(f"nms {nms!r}: expected True or a dict of conf, iou, max_det")
+    if precision != "fp32":
+        raise ConfigError("--nms: in-graph NMS is appended to fp32 graphs only; export fp32 with --nms")
+    from ..detection import detection
+
+    detection(conf=opts["conf"], iou=opts["iou"], max_det=opts["max_det"])  # the same range checks
+    return opts
 
 
 MAX_PARITY_IMAGES = 64  # the bundled photos are resampled per image; more adds time, not evidence

@@ -115,11 +115,20 @@ def new(
     input_name: str = "input",
     dynamic_batch: bool = True,
     extra: dict[str, Any] | None = None,
+    resize: str = "stretch",
+    stride: int | None = None,
 ) -> Manifest:
     """Build a manifest from an exporter's facts (raises ConfigError naming a bad field)."""
     return Manifest(
         task=task,  # type: ignore[arg-type]
-        input=InputSpec(name=input_name, size=input_size, color=color, dynamic_batch=dynamic_batch),  # type: ignore[arg-type]
+        input=InputSpec(
+            name=input_name,
+            size=input_size,
+            color=color,  # type: ignore[arg-type]
+            dynamic_batch=dynamic_batch,
+            resize=resize,  # type: ignore[arg-type]
+            stride=stride,
+        ),
         normalize=Normalize(mean=mean, std=std),  # type: ignore[arg-type]
         outputs=outputs,  # type: ignore[arg-type]
         labels=labels,  # type: ignore[arg-type]

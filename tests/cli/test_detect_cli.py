@@ -83,3 +83,34 @@ def test_classifier_engine_with_task_detect_is_one_line_exit_2(cli, tmp_path: Pa
 def test_bad_detection_options_are_one_line(cli, args: list[str], needle: str) -> None:
     r = cli("infer", str(FIXTURE / "img_tall.png"), "-e", str(FIXTURE / "tiny_yolo.onnx"), *args)
     _one_line_error(r, needle)
+
+
+def test_export_a_detector_with_defenses_and_in_graph_nms(cli, tmp_path: Path) -> None:
+    out = tmp_path / "det.onnx"
+    r = cli(
+        "export",
+        str(FIXTURE / "tiny_yolo.onnx"),
+        "--defense",
+        "bits:5",
+        "--nms",
+        "--conf",
+        "0.3",
+        "--out",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "boxes  : onnxruntime vs reference" in r.stdout and "boxes  : in-graph NMS vs host NMS" in r.stdout
+    side = json.loads((tmp_path / "det.edgeguard.json").read_text())
+    assert (
+        side["task"] == "detection"
+        and side["outputs"] == ["detections"]
+        and side["input"]["resize"] == "letterbox"
+    )
+    r = cli("infer", str(FIXTURE / "img_wide.png"), "-e", str(out), "--json", "--conf", "0.3")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["boxes"]
+    bad = tmp_path / "bad.onnx"
+    _one_line_error(
+        cli("export", str(FIXTURE / "tiny_yolo.onnx"), "--nms", "--iou", "3", "--out", str(bad)), "--iou 3"
+    )
+    assert not bad.exists()
