@@ -63,7 +63,8 @@ def infer_cmd(
 
     Labels and file names longer than 80 characters are shortened with … in the table (not in --json).
     Detection prints one line per box (label, score, x1,y1,x2,y2 in image pixels); --json gives
-    {"path", "boxes": [{"xyxy", "score", "label", "index"}], "counts", "dropped", "timing_ms"}.
+    {"path", "boxes": [{"xyxy", "score", "label", "index"}], "counts", "dropped", "adv_score",
+    "flagged", "timing_ms"}.
     """
     from ..pipeline import load
     from ..preprocess import parse_crop

@@ -31,7 +31,8 @@ def test_infer_json_on_a_bare_yolo_onnx(cli, tmp_path: Path) -> None:
     r = cli("infer", str(img), "--engine", str(engine), "--task", "detect", "--json", "--conf", "0.5")
     assert r.returncode == 0, r.stderr
     (line,) = [json.loads(x) for x in r.stdout.splitlines()]
-    assert set(line) == {"path", "boxes", "counts", "dropped", "timing_ms"} and line["path"] == str(img)
+    assert set(line) == {"path", "boxes", "counts", "dropped", "adv_score", "flagged", "timing_ms"}
+    assert line["path"] == str(img) and line["adv_score"] is None and line["flagged"] is False
     assert line["boxes"] and set(line["boxes"][0]) == {"xyxy", "score", "label", "index"}
     assert all(b["score"] > 0.5 and b["label"] in ("person", "car", "dog") for b in line["boxes"])
     assert all(

@@ -47,7 +47,7 @@ def test_defended_detector_export_checks_boxes_and_adds_nms(yolo: Path, tmp_path
     graph = onnx.load(str(tmp_path / "nms.onnx"))
     assert "NonMaxSuppression" in {n.op_type for n in graph.graph.node}
     side = json.loads((tmp_path / "nms.edgeguard.json").read_text())
-    assert side["task"] == "detection" and side["version"] == 3
+    assert side["task"] == "detection" and side["version"] == edgeguard.manifest.VERSION
 
     # the in-graph NMS engine and the host-NMS engine give the same boxes on a real image
     img = FIXTURE / "img_wide.png"
