@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["defense_overhead", "host_stages", "precision", "camera"]
+ORDER = ["defense_overhead", "host_stages", "precision", "camera", "detect_decode"]
 
 
 def main(names: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""edgeguard's boxes equal Ultralytics' predictor's on the same ONNX file and images.
+"""edgeguard's boxes equal Ultralytics' predictor's on the same ONNX files and images (both layouts).
 
 The expected boxes were generated once, outside the project, by Ultralytics itself
 (tests/fixtures/ultralytics/generate.py; its version is in expected.json). Ultralytics keeps boxes that
@@ -19,10 +19,14 @@ import edgeguard
 FIXTURE = Path(__file__).parent / "fixtures" / "ultralytics"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())
 CASES = EXPECTED["cases"]
+# the same detector with edgeguard's in-graph NMS: the end-to-end layout (B, max_det, 6)
+E2E_CASES = json.loads((FIXTURE / "expected_e2e.json").read_text())["cases"]
 
 
 def _options(settings: dict) -> dict:
-    opts = {"conf": settings["conf"], "iou": settings["iou"], "agnostic": settings.get("agnostic_nms", False)}
+    opts = {"conf": settings["conf"], "agnostic": settings.get("agnostic_nms", False)}
+    if "iou" in settings:
+        opts["iou"] = settings["iou"]
     opts["max_det"] = settings.get("max_det", 300)
     if "classes" in settings:
         opts["classes"] = settings["classes"]
@@ -30,12 +34,12 @@ def _options(settings: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    "case", CASES, ids=lambda c: f"{c['image']}-{json.dumps(c['settings'], sort_keys=True)}"
+    ("engine", "case"),
+    [("tiny_yolo.onnx", c) for c in CASES] + [("tiny_yolo_e2e.onnx", c) for c in E2E_CASES],
+    ids=lambda v: v if isinstance(v, str) else f"{v['image']}-{json.dumps(v['settings'], sort_keys=True)}",
 )
-def test_boxes_equal_ultralytics(case: dict) -> None:
-    pipe = edgeguard.load(
-        FIXTURE / "tiny_yolo.onnx", task="detect", decision=_options(case["settings"]), threads=1
-    )
+def test_boxes_equal_ultralytics(engine: str, case: dict) -> None:
+    pipe = edgeguard.load(FIXTURE / engine, task="detect", decision=_options(case["settings"]), threads=1)
     assert pipe.manifest.labels == tuple(EXPECTED["generated_by"]["names"])
     assert pipe.manifest.input.size == tuple(EXPECTED["generated_by"]["imgsz"])
     (res,) = pipe([FIXTURE / case["image"]])
