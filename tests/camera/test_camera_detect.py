@@ -144,3 +144,25 @@ def test_tracker_keeps_ids_uses_low_scores_and_expires() -> None:
 def test_greedy_match(iou: np.ndarray, pairs: list) -> None:
     got = greedy_match(iou, 0.3)
     assert sorted(got) == sorted(p for p in pairs if iou[p] >= 0.3)
+
+
+def test_overlay_draws_each_box_and_the_counts() -> None:
+    from edgeguard.camera.detect import PALETTE, draw_boxes
+
+    frame = np.zeros((240, 320, 3), np.uint8)
+    decision = {
+        "boxes": [
+            {"xyxy": [40.0, 60.0, 120.0, 200.0], "score": 0.9, "label": "person", "index": 0, "track": 3},
+            {"xyxy": [200.0, 100.0, 300.0, 150.0], "score": 0.5, "label": "car", "index": 1},
+        ],
+        "counts": {"person": 1, "car": 1},
+        "dropped": 2,
+    }
+    draw_boxes(frame, decision)
+    assert tuple(frame[130, 40]) == PALETTE[0] and tuple(frame[130, 120]) == PALETTE[0]  # left/right edges
+    assert tuple(frame[125, 200]) == PALETTE[1] and tuple(frame[150, 250]) == PALETTE[1]
+    assert frame[130, 80].max() == 0  # inside the box: untouched
+    assert frame[225:, :150].max() > 150  # the per-class count line (white, anti-aliased) at the bottom left
+    flagged = np.zeros_like(frame)
+    draw_boxes(flagged, {**decision, "flagged": True})
+    assert tuple(flagged[130, 40]) == (40, 40, 230)  # a flagged frame's boxes are red
