@@ -145,6 +145,24 @@ def defense_modules(specs: Sequence[str], straight: bool, notes: list[str]) -> l
     return out
 
 
+def squeeze_module(engine: nn.Module, spec: str, straight: bool, notes: list[str]) -> nn.Module:
+    """``x → (logits, adv_score)``: the feature-squeezing detector (Xu et al. NDSS'18) around ``engine``.
+
+    The same computation the exporter fuses (:class:`~edgeguard.defenses.squeeze.SqueezeDetector`);
+    its rounding squeezers (``bits``) get the straight-through backward too, else the score's
+    gradient through them is zero and a detector-aware attack is masked (He et al. 2017 attack
+    feature squeezing through the same approximation).
+    """
+    from ..defenses.squeeze import SqueezeDetector, from_spec
+
+    squeezers = from_spec(spec)
+    for i, view_spec in enumerate(squeezers.specs):
+        if straight and not defenses.REGISTRY.resolve(view_spec)[0].differentiable:
+            squeezers.views[i] = StraightThrough(squeezers.views[i])
+            notes.append(f"detector squeezer {view_spec}: straight-through backward")
+    return SqueezeDetector(engine, squeezers).eval()
+
+
 def _frozen(module: nn.Module) -> nn.Module:
     module.eval()
     for p in module.parameters():
@@ -178,7 +196,7 @@ def attackable(config: Config, *, straight_through: bool = True, eot: int = 20, 
     draws = Draws(seed)
     rand = config.random
     if config.is_engine:
-        bare, full = _engine(config, straight_through, draws, notes)
+        bare, full, joint = _engine(config, straight_through, draws, notes)
     else:
         net, info = models.build(config.model, config.weights)
         norm = parse_normalize(None, (info.mean, info.std))
@@ -187,15 +205,14 @@ def attackable(config: Config, *, straight_through: bool = True, eot: int = 20, 
         bare = DefendedModel(net, [], normalize).eval()
         engine = DefendedModel(net, defense_modules(config.defenses, straight_through, notes), normalize)
         full = Deployed(host_stage_modules(config.stages, draws, notes), engine.eval()).eval()
-    if config.detector is not None:
-        notes.append(
-            f"detector {config.detector}: no differentiable adv_score yet (joint is None); "
-            f"detector-aware attacks need the squeeze module"
-        )
+        joint = None
+        if config.detector is not None:
+            detector = squeeze_module(engine, config.detector, straight_through, notes)
+            joint = Deployed(host_stage_modules(config.stages, draws, []), detector).eval()
     return Attackable(
         bare=bare,
         full=full,
-        joint=None,
+        joint=joint,
         random=rand,
         eot=eot if rand else 1,
         white_box=full is not None,
@@ -205,20 +222,25 @@ def attackable(config: Config, *, straight_through: bool = True, eot: int = 20, 
 
 def _engine(
     config: Config, straight: bool, draws: Draws, notes: list[str]
-) -> tuple[nn.Module | None, nn.Module | None]:
-    """An ``.onnx`` engine: its torch source when edgeguard has it, else the onnx2torch conversion."""
+) -> tuple[nn.Module | None, nn.Module | None, nn.Module | None]:
+    """An ``.onnx`` engine: its torch source when edgeguard has it, else the onnx2torch conversion.
+
+    Returns ``(bare, full, joint)``; ``joint`` only when the manifest names a detector output.
+    """
     from ..engines.onnxruntime import read_onnx_manifest
     from . import convert
 
     path = Path(config.model)
     m = read_onnx_manifest(path)
     specs = [*(m.host_stages if m else ()), *config.stages]
+    detector = m.detector if m is not None else None
     source = convert.torch_source(m) if m is not None else None
+    joint_engine: nn.Module | None = None
     if source is not None:
         net, weights = source
         normalize = Normalize(m.normalize.mean, m.normalize.std)
         bare = DefendedModel(_frozen(net), [], normalize).eval()
-        engine = DefendedModel(net, defense_modules(m.defenses, straight, notes), normalize).eval()
+        engine: nn.Module = DefendedModel(net, defense_modules(m.defenses, straight, notes), normalize).eval()
         delta = convert.max_abs_diff(engine, path)
         notes.append(
             f"engine {path.name}: torch source {m.provenance.source.model} ({weights}, sha256 matches the "
@@ -228,35 +250,41 @@ def _engine(
             raise EngineError(
                 f"{path.name}: its torch source differs from the engine by {delta:.2e} > {convert.TOLERANCE}"
             )
+        if detector is not None and detector.spec:
+            joint_engine = squeeze_module(engine, detector.spec, straight, notes)
+        elif detector is not None:
+            notes.append(f"engine {path.name}: its manifest names no detector spec; no joint module")
     else:
         try:
             conv = convert.convert(path, straight_through=straight)
         except EngineError as err:
             notes.append(f"engine {path.name}: no white-box copy ({err}); white-box numbers are missing")
-            return None, None
+            return None, None, None
         engine = conv.module
+        replaced = f"; straight-through backward for {len(conv.replaced)} Round/Floor/Ceil/Sign op(s)"
         notes.append(
             f"engine {path.name}: converted with onnx2torch, max |Δ logits| vs onnxruntime {conv.max_abs:.2e}"
-            + (
-                f"; straight-through backward for {len(conv.replaced)} Round/Floor/Ceil/Sign op(s)"
-                if conv.replaced
-                else ""
-            )
+            + (replaced if conv.replaced else "")
         )
         if not conv.gradient:
             notes.append(
                 f"engine {path.name}: no gradient reaches the input of the converted graph (an integer cast "
                 f"or argmax cuts it); white-box numbers are missing"
             )
-            return engine, None
+            return engine, None, None
         bare = engine
         if m is not None and m.defenses:
             notes.append(
                 f"engine {path.name}: no defense-free copy of its model; naive mode attacks the engine "
                 f"graph (in-graph defenses included, without host stages)"
             )
+        if detector is not None and detector.output in m.outputs:
+            joint_engine = convert.GraphOutputs(conv.graph, (0, m.outputs.index(detector.output))).eval()
     full = Deployed(host_stage_modules(specs, draws, notes), engine).eval()
-    return bare, full
+    joint = None
+    if joint_engine is not None:
+        joint = Deployed(host_stage_modules(specs, draws, []), joint_engine).eval()
+    return bare, full, joint
 
 
 __all__ = ["Attackable", "Deployed", "Draws", "RandomStage", "attackable"]

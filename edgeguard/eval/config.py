@@ -50,7 +50,8 @@ class Config:
         defenses: in-graph defense specs (for an ``.onnx`` engine they come from its manifest, so none
             may be given here).
         stages: host-stage specs run before the engine (added after an engine's own stages).
-        detector: feature-squeezing detector spec (``"squeeze:bits=5,median=2x2"``) or ``None``.
+        detector: feature-squeezing detector spec (``"squeeze:bits=4,median=2x2"``) fused into the
+            exported engine, or ``None`` (an ``.onnx`` engine's detector comes from its manifest).
         weights: weights file for a registry model (``None``: its shipped weights).
 
     Raises:
@@ -104,16 +105,25 @@ class Config:
         ):
             raise ConfigError(f"config 'weights': {self.weights!r} is not a file")
         if self.detector is not None:
+            if self.is_engine:
+                raise ConfigError(
+                    f"config 'detector': {self.model} is an engine whose detector comes from its manifest; "
+                    f"export it with `edgeguard export --detector ...` to add one"
+                )
             if not isinstance(self.detector, str) or not self.detector.strip():
                 raise ConfigError(
-                    f"config 'detector': expected a spec such as 'squeeze:bits=5,median=2x2' or null, "
+                    f"config 'detector': expected a spec such as 'squeeze:bits=4,median=2x2' or null, "
                     f"got {self.detector!r}"[:200]
                 )
-            if not self.detector.split(":")[0] == "squeeze":
-                raise ConfigError(
-                    f"config 'detector': {self.detector!r}: the known detector is "
-                    f"squeeze (e.g. squeeze:bits=5,median=2x2)"[:200]
-                )
+            from ..defenses.squeeze import refuse_redundant
+            from ..registry import DETECTORS
+
+            try:
+                squeezers = DETECTORS.from_spec(self.detector)  # the values too, not only the names
+                refuse_redundant(squeezers, list(self.defenses))  # a squeezer the defenses already apply
+                object.__setattr__(self, "detector", DETECTORS.canonical(self.detector))
+            except ConfigError as err:
+                raise ConfigError(f"config 'detector': {err}") from None
 
     @property
     def is_engine(self) -> bool:
@@ -192,19 +202,6 @@ class _EmptyManifest:
     host_stages: tuple[str, ...] = ()
 
 
-def check_detector_supported(config: Config) -> None:
-    """The exporter's detector option (issue 11, helper squeeze) is needed for a detector config."""
-    import inspect
-
-    from ..exporter.onnx import export
-
-    if config.detector is not None and "detector" not in inspect.signature(export).parameters:
-        raise ConfigError(
-            f"config {config.name!r}: detector {config.detector!r} needs edgeguard.export(detector=...), "
-            f"which this edgeguard does not have yet"
-        )
-
-
 def deploy(config: Config, workdir: str | Path, *, threads: int = 1, detector_fpr: float = 0.05) -> Pipeline:
     """The pipeline exactly as it would run on the device.
 
@@ -233,7 +230,6 @@ def deploy(config: Config, workdir: str | Path, *, threads: int = 1, detector_fp
         pipe = pipeline.load(config.model, threads=threads)
         pipe.host_stages += [stages.from_spec(s) for s in config.stages]
         return pipe
-    check_detector_supported(config)
     from ..exporter.onnx import export
 
     work = Path(workdir)
@@ -255,4 +251,4 @@ def deploy(config: Config, workdir: str | Path, *, threads: int = 1, detector_fp
     return pipeline.load(out, threads=threads)
 
 
-__all__ = ["Config", "deploy", "check_detector_supported"]
+__all__ = ["Config", "deploy"]

@@ -42,30 +42,39 @@ class Conversion:
 
     Attributes:
         module: ``[0, 1] → logits`` (the engine's first output).
+        graph: the converted graph itself (all outputs, for :class:`GraphOutputs`).
         max_abs: max |Δ logits| against onnxruntime on the probe photos.
         replaced: names of the nodes given a straight-through backward.
         gradient: a non-zero gradient reaches the input.
     """
 
     module: nn.Module
+    graph: nn.Module
     max_abs: float
     replaced: list[str] = field(default_factory=list)
     gradient: bool = True
 
 
-class FirstOutput(nn.Module):
-    """The first output of a multi-output graph (``logits``; a detector's ``adv_score`` comes second)."""
+class GraphOutputs(nn.Module):
+    """Outputs of a converted graph by position: one index → that tensor, several → a tuple of them.
 
-    def __init__(self, graph: nn.Module) -> None:
+    ``GraphOutputs(graph, 0)`` is ``[0, 1] → logits``; ``GraphOutputs(graph, (0, 1))`` is
+    ``(logits, adv_score)`` for an engine with a detector (its outputs in the manifest's order).
+    """
+
+    def __init__(self, graph: nn.Module, index: int | tuple[int, ...] = 0) -> None:
         super().__init__()
-        self.graph = graph
+        self.graph, self.index = graph, index
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> Any:
         with warnings.catch_warnings():
             # onnx2torch 1.5.15's Slice indexes with a list, which torch deprecates on every call
             warnings.filterwarnings("ignore", message="Using a non-tuple sequence", category=UserWarning)
             out = self.graph(x)
-        return out[0] if isinstance(out, (tuple, list)) else out
+        outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+        if isinstance(self.index, int):
+            return outs[self.index]
+        return tuple(outs[i] for i in self.index)
 
 
 def probe_inputs(size: tuple[int, int], n: int = PROBE_IMAGES) -> torch.Tensor:
@@ -183,7 +192,7 @@ def convert(path: str | Path, *, straight_through: bool = True) -> Conversion:
     except Exception as exc:  # onnx2torch raises NotImplementedError/KeyError/… per unsupported op
         raise EngineError(f"onnx2torch cannot convert {path.name}: {first_line(exc, 160)}") from None
     replaced = replace_piecewise_constant(graph) if straight_through else []
-    module = FirstOutput(graph).eval()
+    module = GraphOutputs(graph, 0).eval()
     for p in module.parameters():
         p.requires_grad_(False)
     x = probe_inputs(_input_size(path))
@@ -200,7 +209,7 @@ def convert(path: str | Path, *, straight_through: bool = True) -> Conversion:
             f"the onnx2torch conversion of {path.name} differs from onnxruntime by {delta:.2e} "
             f"(> {TOLERANCE} relative to the logits); its gradients cannot be trusted"
         )
-    return Conversion(module, delta, replaced, has_gradient(module, x[:1]))
+    return Conversion(module, graph, delta, replaced, has_gradient(module, x[:1]))
 
 
 def torch_source(m: Any) -> tuple[nn.Module, str] | None:
@@ -229,6 +238,7 @@ def torch_source(m: Any) -> tuple[nn.Module, str] | None:
 __all__ = [
     "TOLERANCE",
     "Conversion",
+    "GraphOutputs",
     "convert",
     "has_gradient",
     "max_abs_diff",

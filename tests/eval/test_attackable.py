@@ -106,7 +106,31 @@ def test_bad_arguments_are_config_errors(kw, match):
         attackable(Config("d", "signs"), **kw)
 
 
-def test_a_detector_config_has_no_joint_module_yet_and_says_so():
-    a = attackable(Config("d", "signs", ("bits:5",), detector="squeeze:bits=4"))
-    assert a.joint is None and any("detector" in n for n in a.notes)
-    assert np.isfinite(a.full(sign_images()[0][:1]).detach().numpy()).all()
+def test_joint_gives_the_engines_logits_and_detector_score_with_a_gradient():
+    """The shipped engine fuses squeeze:bits=4,median=2x2; joint = its torch copy, ST for bits:4."""
+    x, _ = sign_images()
+    a = attackable(Config("e", str(SHIPPED)))
+    logits, score = Oracle(deploy(Config("e", str(SHIPPED)), "unused"), score=True)(x)
+    with torch.no_grad():
+        ours = a.joint(x)
+    assert (ours[0] - logits).abs().max() < 1e-4 and (ours[1] - score).abs().max() < 1e-5
+    xg = x[:2].clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(a.joint(xg)[1].sum(), xg)
+    assert g.abs().sum() > 0
+    assert any("squeezer bits:bits=4: straight-through" in n for n in a.notes)
+
+
+def test_a_deterministic_config_without_detector_has_no_joint():
+    assert attackable(Config("d", "signs", ("bits:5",))).joint is None
+
+
+@pytest.mark.slow
+def test_registry_model_with_detector_joint_equals_the_deployed_engine(tmp_path):
+    x, _ = sign_images()
+    c = Config("d", "signs", ("median:3x3",), ("jpeg:75",), detector="squeeze:bits=4")
+    a = attackable(c)
+    logits, score = Oracle(deploy(c, tmp_path), score=True)(x)
+    with torch.no_grad():
+        ours = a.joint(x)
+    assert (ours[0] - logits).abs().max() < 1e-4 and (ours[1] - score).abs().max() < 1e-5
+    assert np.isfinite(score.numpy()).all() and score.max() > 0  # clean signs score low, not all 0

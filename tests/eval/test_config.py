@@ -23,6 +23,12 @@ def test_specs_are_canonical_so_equal_pipelines_compare_equal():
     assert a.key() != Config("a", "signs", ("bits:4", "median:3x3"), ("jpeg:75",)).key()
 
 
+def test_detector_spec_is_canonical():
+    c = Config("d", "signs", ("bits:5",), detector="squeeze:bits=4,median=2x2")
+    assert c.detector == "squeeze:bits=4,median=2x2"
+    assert Config.from_dict(c.to_dict()) == c
+
+
 def test_dict_round_trip_through_json():
     c = Config("c", "signs-denoise", ("median:3x3",), ("tvm:keep=0.5",), weights=None)
     d = json.loads(json.dumps(c.to_dict()))
@@ -54,6 +60,9 @@ def test_dict_round_trip_through_json():
         ({"name": "x", "model": "signs", "weights": "missing.safetensors"}, "'weights'"),
         ({"name": "x", "model": "signs", "weights": 3}, "'weights'"),
         ({"name": "x", "model": "signs", "detector": "lid:3"}, "'detector'"),
+        ({"name": "x", "model": "signs", "detector": "squeeze:bits=9"}, "'detector'"),
+        ({"name": "x", "model": "signs", "defenses": ["bits:4"], "detector": "squeeze:bits=4"}, "redundant"),
+        ({"name": "x", "model": str(SHIPPED), "detector": "squeeze:bits=4"}, "'detector'"),
     ],
 )
 def test_bad_configs_name_the_key(d, key):

@@ -11,7 +11,7 @@ from onnx import TensorProto, helper
 from edgeguard.errors import EngineError
 from edgeguard.eval import Config, attackable
 from edgeguard.eval import convert as conv_mod
-from edgeguard.eval.convert import convert
+from edgeguard.eval.convert import GraphOutputs, convert
 from edgeguard.eval.oracle import Oracle
 
 from .signs import SHIPPED, sign_images
@@ -30,7 +30,8 @@ def converted():
 
 def test_converted_sign_engine_matches_onnxruntime(converted):
     assert converted.max_abs < 1e-4
-    assert converted.replaced == ["defenses/defenses/0/Round"]  # bits:5's Round, nothing else
+    # bits:5's Round and the detector's bits:4 squeezer's Round; nothing else
+    assert sorted(converted.replaced) == ["f/defenses/defenses/0/Round", "squeezers/views/0/Round"]
     x, _ = sign_images()
     from edgeguard.pipeline import load
 
@@ -46,6 +47,17 @@ def test_converted_gradient_is_the_straight_through_gradient_of_the_torch_path(c
     g_conv, g_torch = _grad(converted.module, x, y), _grad(torch_path, x, y)
     assert g_conv.abs().sum() > 0 and converted.gradient
     torch.testing.assert_close(g_conv, g_torch, rtol=1e-3, atol=1e-6)
+
+
+def test_converted_detector_outputs_match_onnxruntime(converted):
+    x, _ = sign_images()
+    from edgeguard.pipeline import load
+
+    logits, score = Oracle(load(SHIPPED), score=True)(x)
+    with torch.no_grad():
+        ours = GraphOutputs(converted.graph, (0, 1))(x)
+    assert (ours[0] - logits).abs().max() < 1e-4 and (ours[1] - score).abs().max() < 1e-5
+    assert score.max() > 0.1  # a real score, not all zero
 
 
 def test_without_straight_through_the_converted_rounding_masks_the_gradient():
