@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 import torch
+from onnx import TensorProto, helper
 
 from edgeguard.errors import ConfigError, EngineError, InputError
 from edgeguard.eval.oracle import Oracle
@@ -38,10 +40,34 @@ def test_backward_through_the_oracle_is_refused():
         assert not oracle(xg).requires_grad
 
 
-def test_bad_uses_are_clear_errors():
-    pipe = load(SHIPPED)
+def _no_detector(path):
+    """A tiny valid classifier engine without a detector output: logits = mean over H, W."""
+    node = helper.make_node("ReduceMean", ["input"], ["logits"], axes=[2, 3], keepdims=0)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["B", 3, 16, 16])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["B", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_the_detector_score_comes_back_when_asked_for():
+    x, _ = sign_images()
+    pipe = load(SHIPPED)  # fuses squeeze:bits=4,median=2x2
+    logits, score = Oracle(pipe, score=True)(x)
+    results = pipe.run_batch(x.numpy())
+    np.testing.assert_array_equal(score.numpy(), np.array([r.outputs["adv_score"] for r in results]))
+    np.testing.assert_array_equal(logits.numpy(), np.stack([r.outputs["logits"] for r in results]))
+
+
+def test_bad_uses_are_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match="no detector output"):
-        Oracle(pipe, score=True)
+        Oracle(load(_no_detector(tmp_path / "plain.onnx")), score=True)
+    pipe = load(SHIPPED)
     with pytest.raises(ConfigError, match="batch"):
         Oracle(pipe, batch=0)
     with pytest.raises(InputError, match="empty batch"):
