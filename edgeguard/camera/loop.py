@@ -105,9 +105,11 @@ class CameraLoop:
         self._lock = threading.Lock()
         self.live = bool(getattr(source, "live", False))
         self.channel = FrameChannel(keep_latest=self.live or self.opt.realtime)
-        self.auto_roi = self.opt.crop == "auto"
+        # auto = the source's region of interest (the sign's box) for a classifier; a detector looks
+        # at the whole frame (the surveillance source's ROI is one of the people it must find)
+        self.auto_roi = self.opt.crop == "auto" and pipeline.manifest.task != "detection"
         # Passed with every pipeline call; the pipeline's own ``crop`` is never changed from here.
-        self.crop: str | Box = "resize" if self.auto_roi else self.opt.crop
+        self.crop: str | Box = "resize" if self.opt.crop == "auto" else self.opt.crop
         # Outputs are checked before any frame is read and created only once the first is accepted.
         self.out = outputs or RunOutputs(
             record=self.opt.record,

@@ -166,3 +166,12 @@ def test_overlay_draws_each_box_and_the_counts() -> None:
     flagged = np.zeros_like(frame)
     draw_boxes(flagged, {**decision, "flagged": True})
     assert tuple(flagged[130, 40]) == (40, 40, 230)  # a flagged frame's boxes are red
+
+
+def test_auto_crop_gives_a_detector_the_whole_frame(tmp_path: Path) -> None:
+    """A source's ROI (the surveillance source reports its largest person) is not a crop for a detector."""
+    pipe = Pipeline(OnnxRuntimeEngine(YOLO, provider="cpu", threads=1), task="detect", decision={"conf": 0.6})
+    src = FakeLive(drops=0, tail=3, frames=[_frame(True) for _ in range(3)])
+    src.live, src.roi = False, (0, 0, 40, 40)  # a region away from the person
+    summary = CameraLoop(pipe, src, LoopOptions(warmup=False)).run()
+    assert summary["frames"] == 3 and summary["detection"]["objects"] == {"person": 4 * 3}
