@@ -20,15 +20,16 @@ app.add_typer(data_app, name="data")
 def preview(
     what: str = typer.Argument(
         "signs",
-        help="signs (rendered scenes) | templates (front views) | persons (surveillance scenes, boxes)",
+        help="signs (rendered scenes) | templates (front views) | persons (surveillance scenes, boxes) | "
+        "yolo:PATH (your YOLO-layout folder: data.yaml, images/, labels/; val split, boxes drawn)",
     ),
     out: Path = typer.Option(Path("signs.png"), "--out", "-o", help="PNG to write."),
     per_class: int = typer.Option(
-        10, "--per-class", min=1, help="Samples per class (one row per class); persons: scenes shown."
+        10, "--per-class", min=1, help="Samples per class (one row per class); persons, yolo: frames shown."
     ),
     seed: int = typer.Option(4, help="Renderer base seed (4 = preview; 0-3 are train/val/test/calib)."),
     size: int = typer.Option(
-        64, min=16, help="Rendered image side in pixels (persons: 320 when left at 64)."
+        64, min=16, help="Rendered image side in pixels (persons, yolo: 320 when left at 64)."
     ),
 ) -> None:
     """Write a contact sheet of rendered signs (one row per class), or of surveillance scenes with their
@@ -55,8 +56,12 @@ def preview(
         sheet = scenes_contact_sheet(
             per_class, PERSONS_PREVIEW_SEED if seed == 4 else seed, 320 if size == 64 else size
         )
+    elif what.startswith("yolo:"):  # a user's own YOLO-layout folder: its frames with their labels
+        from ..data import yolo
+
+        sheet = yolo.contact_sheet(yolo.from_spec(what), per_class, 320 if size == 64 else size)
     else:
-        raise ConfigError(f"data preview: unknown {what!r} (choose signs, templates or persons)")
+        raise ConfigError(f"data preview: unknown {what!r} (choose signs, templates, persons or yolo:PATH)")
     typer.echo(f"wrote {save_rgb(out, sheet)} ({sheet.shape[1]}x{sheet.shape[0]})")
 
 

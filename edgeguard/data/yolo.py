@@ -187,6 +187,30 @@ class YoloDataset:
         return np.asarray(rows, np.float64).reshape(-1, 5)
 
 
+def contact_sheet(ds: YoloDataset, n: int = 12, size: int = 320, cols: int = 4) -> np.ndarray:
+    """The first ``n`` frames letterboxed to ``size``², their labelled boxes and class names drawn; RGB."""
+    import cv2
+
+    from ..letterbox import letterbox, letterbox_geometry
+
+    if n < 1 or size < 32:
+        raise ConfigError(f"yolo preview: n must be >= 1 and size >= 32, got {n}, {size}")
+    n = min(n, len(ds))
+    rows = -(-n // cols)
+    sheet = np.full((rows * (size + 4), min(n, cols) * (size + 4), 3), 255, np.uint8)
+    for i in range(n):
+        item = ds[i]
+        tile = letterbox(item.image, (size, size))
+        geo = letterbox_geometry(item.image.shape[:2], (size, size))
+        for box, c in zip(geo.to_input(item.boxes).round().astype(int), item.classes):
+            cv2.rectangle(tile, (int(box[0]), int(box[1])), (int(box[2]), int(box[3])), (0, 220, 0), 2)
+            cv2.putText(tile, ds.names[c][:20], (int(box[0]), max(12, int(box[1]) - 3)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 220, 0), 1, cv2.LINE_AA)  # fmt: skip
+        y, x = (i // cols) * (size + 4) + 2, (i % cols) * (size + 4) + 2
+        sheet[y : y + size, x : x + size] = tile[..., ::-1]
+    return sheet
+
+
 def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -198,4 +222,12 @@ def from_spec(spec: str, split: str = "val") -> YoloDataset:
     return YoloDataset(spec[5:], split)
 
 
-__all__ = ["Labelled", "YoloDataset", "from_spec", "names_from", "parse_yaml_subset", "read_data_yaml"]
+__all__ = [
+    "Labelled",
+    "YoloDataset",
+    "contact_sheet",
+    "from_spec",
+    "names_from",
+    "parse_yaml_subset",
+    "read_data_yaml",
+]

@@ -73,3 +73,19 @@ def test_bad_datasets(tmp_path: Path) -> None:
         p.unlink()
     with pytest.raises(ConfigError, match="no images for split 'val'"):
         yolo.YoloDataset(root)
+
+
+def test_preview_draws_the_labelled_boxes(tmp_path: Path, cli) -> None:
+    root = _dataset(tmp_path / "d", "names: [person, car]\n")
+    sheet = yolo.contact_sheet(yolo.YoloDataset(root), n=2, size=100, cols=2)
+    assert sheet.shape == (104, 208, 3)
+    # frame a (200x100) letterboxed into 100x100: gain 0.5, 25 px of padding on top; the person box
+    # [80, 30, 120, 70] lands at [40, 40, 60, 60] of the tile, whose top-left is (2, 2) in the sheet
+    assert tuple(sheet[2 + 50, 2 + 40]) == (0, 220, 0) and tuple(sheet[2 + 50, 2 + 60]) == (0, 220, 0)
+    assert tuple(sheet[2 + 10, 2 + 50]) == (114, 114, 114)  # padding
+    out = tmp_path / "sheet.png"
+    r = cli("data", "preview", f"yolo:{root}", "--out", str(out), "--per-class", "2")
+    assert r.returncode == 0, r.stderr
+    assert cv2.imread(str(out)).shape == (324, 648, 3)
+    r = cli("data", "preview", f"yolo:{tmp_path / 'missing'}", "--out", str(tmp_path / "x.png"))
+    assert r.returncode == 2 and "no data.yaml" in r.stderr and not (tmp_path / "x.png").exists()
