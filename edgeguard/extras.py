@@ -35,6 +35,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "scipy",
     ),
     "ray": ("ray",),
+    "triton": ("tritonclient",),
 }
 
 # The extra named when a module is missing and no command says which one it needs: the first extra

@@ -105,7 +105,7 @@ def test_extras_match_pyproject() -> None:
         assert names(opt[extra]) == set(mods), extra
     runtime = names(meta["dependencies"])
     assert runtime == {"numpy", "onnx", "onnxruntime", "opencv_python_headless", "typer", "rich"}
-    assert "edgeguard[export,train,eval,ray]" in opt["dev"]
+    assert "edgeguard[export,train,eval,ray,triton]" in opt["dev"]
 
 
 def test_missing_module_maps_to_one_extra() -> None:

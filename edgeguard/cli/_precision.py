@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -31,8 +32,8 @@ def plan_engine(engine: str, batch: str) -> Any:
     return profile
 
 
-def engine_report(res: Any, profile: Any, workspace: int) -> None:
-    """Print precision parity and calibration provenance; build the TensorRT plan if asked."""
+def engine_report(res: Any, profile: Any, workspace: int) -> Path | None:
+    """Print precision parity and calibration provenance; build the TensorRT plan if asked (its path)."""
     m = res.manifest
     pp = m.precision.parity
     if pp:
@@ -49,7 +50,7 @@ def engine_report(res: Any, profile: Any, workspace: int) -> None:
         if cal.warning:
             err_console.print(f"[yellow]warning:[/] {escape(cal.warning)}")
     if profile is None:
-        return
+        return None
     from ..exporter.tensorrt import ensure_engine
 
     with console.status("building TensorRT plan …"):
@@ -64,3 +65,4 @@ def engine_report(res: Any, profile: Any, workspace: int) -> None:
         f"  engine : TensorRT {r.version} on {r.device.name} (sm {r.device.compute_capability}), "
         f"{r.precision}, {how}, batch {profile.describe()}; {state}"
     )
+    return Path(build.path)

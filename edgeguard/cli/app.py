@@ -42,6 +42,7 @@ _COMMANDS = [
     "data",
     "calib",
     "eval",
+    "triton",
 ]
 
 

@@ -128,6 +128,12 @@ def export_cmd(
     conf: float = typer.Option(0.25, "--conf", help="--nms: score threshold baked into the graph."),
     iou: float = typer.Option(0.7, "--iou", help="--nms: IoU threshold baked into the graph."),
     max_det: int = typer.Option(300, "--max-det", help="--nms: boxes per image the graph outputs."),
+    triton: Path | None = typer.Option(
+        None,
+        "--triton",
+        help="Also write a Triton model repository entry REPO/NAME (NAME = the output's stem; the "
+        "TensorRT plan with --engine trt, else the ONNX graph). See `edgeguard triton`.",
+    ),
 ) -> None:
     """Export a classifier (or a YOLO-layout detector) with defenses fused in front into one ONNX graph.
 
@@ -169,6 +175,10 @@ def export_cmd(
         raise ConfigError("export: give MODEL (a zoo or torchvision name, or an .onnx path) or --recipe FILE")
     engine, batch, workspace = opts.pop("engine"), opts.pop("batch"), opts.pop("workspace")
     build = plan_engine(engine, batch)  # fails fast (TensorRT/GPU missing, bad --batch) before exporting
+    if triton is not None:
+        from ..exporter.triton import check_repository
+
+        check_repository(triton)  # a file or an unwritable folder fails now, before the export
     with console.status(f"exporting {escape(str(opts['model']))} …"):
         res = export(**opts)
     m = res.manifest
@@ -195,7 +205,12 @@ def export_cmd(
             f"{b['max_px']:.2g} px, score {b['max_score']:.1e}"
         )
     console.print(f"  nodes  : {sum(res.ops.values())} ({len(res.ops)} op types), {res.seconds:.1f} s")
-    engine_report(res, build, workspace)
+    plan = engine_report(res, build, workspace)
+    if triton is not None:
+        from ..exporter.triton import write_repository
+        from .triton import report_repository
+
+        report_repository(write_repository(plan or res.path, triton))
     if verbose:
         t = Table("op", "count", title="op histogram")
         for op, n in res.ops.most_common():
