@@ -108,7 +108,9 @@ def run(
         (B, C, H, W), (B,) → (B, C, H, W)
     """
     check_inputs(x, y)
-    x, y = x.detach(), y.detach().long()
+    # contiguous: images decoded as NHWC and permuted have channels-last strides, which torchattacks'
+    # FAB cannot .view (its gradients keep the input's strides)
+    x, y = x.detach().contiguous(), y.detach().long()
     seed = seed_of(generator)
     devices = [x.device] if x.device.type == "cuda" else []
     with attacking(model), torch.random.fork_rng(devices=devices):

@@ -168,3 +168,14 @@ def test_jsma_l0_budget_keeps_clean_inputs_that_needed_more() -> None:
     kept = attacks.from_spec(f"jsma:gamma=0.1,eps={bound}")(model, x, y, _gen())
     inside = changed <= bound
     assert torch.equal(kept[inside], free[inside]) and torch.equal(kept[~inside], x[~inside])
+
+
+def test_channels_last_inputs_give_the_same_result() -> None:
+    """Images decoded as NHWC and permuted to NCHW are not contiguous; FAB-T (inside AutoAttack)
+    used to fail on them with a view error."""
+    model = trained_model()
+    x, y = data(16, 6)
+    x_cl = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+    assert not x_cl.is_contiguous()
+    atk = attacks.from_spec("autoattack:eps=0.1,steps=3,queries=10")
+    assert torch.equal(atk(model, x_cl, y, _gen()), atk(model, x, y, _gen()))
