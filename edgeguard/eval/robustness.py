@@ -174,7 +174,7 @@ def _attack_model(target: Target, plan: AttackPlan, mode: str, wraps: bool, eot:
     if plan.kind == "query":
         from .oracle import Oracle
 
-        return Oracle(target.pipeline, score=plan.needs_score)
+        return Oracle(target.pipeline, score=plan.needs_score).eval()
     model = atk.joint if plan.needs_score else atk.full
     if model is None or not atk.white_box:
         return None

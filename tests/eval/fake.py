@@ -4,6 +4,7 @@ pipeline (numpy in, decisions out, like Pipeline.run_batch) and its differentiab
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -39,10 +40,13 @@ def trained_model() -> nn.Module:
 @dataclass
 class _Result:
     decision: dict[str, Any]
+    outputs: dict[str, Any]
 
 
 class FakePipeline:
     """``run_batch`` like edgeguard's Pipeline: top-1 decisions from the torch model."""
+
+    manifest = SimpleNamespace(outputs=("logits",), detector=None)  # what the Oracle reads
 
     def __init__(self, model: nn.Module) -> None:
         self.model, self.calls = model, 0
@@ -50,8 +54,11 @@ class FakePipeline:
     def run_batch(self, x: Any) -> list[_Result]:
         self.calls += 1
         with torch.no_grad():
-            pred = self.model(torch.as_tensor(x)).argmax(1).tolist()
-        return [_Result({"top": [{"index": int(p), "label": str(p), "prob": 1.0}]}) for p in pred]
+            logits = self.model(torch.as_tensor(x)).numpy()
+        return [
+            _Result({"top": [{"index": int(row.argmax()), "label": "", "prob": 1.0}]}, {"logits": row})
+            for row in logits
+        ]
 
 
 @dataclass

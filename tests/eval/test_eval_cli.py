@@ -143,3 +143,26 @@ def test_signs_end_to_end_and_resume(tmp_path, cli) -> None:
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in (out / "cells").glob("*.json")) == cells
     assert read_results(out / "results.json")["records"] == res["records"]  # every cell was reused
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strict", [False, True])
+def test_strict_exits_1_on_a_failed_sanity_check(tmp_path, capsys, monkeypatch, strict) -> None:
+    import edgeguard.eval.sanity as sanity
+    from edgeguard.eval.runner import Workspace
+
+    from .fake import prepare
+
+    monkeypatch.setattr(Workspace, "_prepare", prepare)  # a tiny linear model instead of the export
+    row = {"check": "large-eps", "config": "signs", "attack": "pgd", "passed": False, "status": "failed"}
+    monkeypatch.setattr(sanity, "sanity_checks", lambda records: [{**row, "detail": "doctored"}])
+    out, argv, main = _run(
+        tmp_path, "--model", "signs", "--attack", "pgd:steps=1", "--eps", "0.1", "--n", "6"
+    )
+    argv += ["--quiet", *(["--strict"] if strict else [])]
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == (1 if strict else 0)
+    err = capsys.readouterr().err
+    assert "sanity check failed: large-eps (signs): doctored" in err
+    assert (out / "results.json").is_file() and (out / "report.md").is_file()
