@@ -179,7 +179,10 @@ class Config:
 
     def key(self, **extra: Any) -> str:
         """Short hash of what the deployed engine depends on (not the report label ``name``)."""
+        from .._version import __version__
+
         d = {k: v for k, v in self.to_dict().items() if k != "name"}
+        d["edgeguard"] = __version__  # an engine exported by another edgeguard is not reused
         if self.weights is not None:
             from ..provenance import file_sha256
 
