@@ -85,11 +85,12 @@ class Scored:
     correct: list[bool]
     flagged: list[bool] | None
     ms_per_image: float
+    scores: list[float] | None = None  # the detector's adversarial score per image
 
 
 def score(pipeline: Any, x: torch.Tensor, y: torch.Tensor) -> Scored:
     """Run ``x`` through the deployed pipeline; top-1 against ``y``, detector flags when it has one."""
-    preds, flags, total_ms = [], [], 0.0
+    preds, flags, scores, total_ms = [], [], [], 0.0
     arr = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
     for i in range(0, len(arr), SCORE_BATCH):
         t = time.perf_counter()
@@ -98,9 +99,15 @@ def score(pipeline: Any, x: torch.Tensor, y: torch.Tensor) -> Scored:
         for r in results:
             preds.append(int(r.decision["top"][0]["index"]))
             flags.append(r.decision.get("flagged"))
+            scores.append(r.decision.get("adversarial_score"))
     correct = [p == int(t) for p, t in zip(preds, y.tolist())]
     has_flag = bool(flags) and all(f is not None for f in flags)
-    return Scored(correct, [bool(f) for f in flags] if has_flag else None, total_ms / max(len(arr), 1))
+    return Scored(
+        correct,
+        [bool(f) for f in flags] if has_flag else None,
+        total_ms / max(len(arr), 1),
+        [float(v) for v in scores] if has_flag else None,
+    )
 
 
 class EOT(nn.Module):
@@ -232,7 +239,11 @@ def run_cell(
                 noise = (x_adv, score(target.pipeline, x_adv, y), time.perf_counter() - t)
             x_adv, scored, seconds = noise
             out["records"].append(_record(cell, target, mode, x, x_adv, scored, seconds, 1, clean))
-            out["examples"][mode] = {"correct": scored.correct, "flagged": scored.flagged}
+            out["examples"][mode] = {
+                "correct": scored.correct,
+                "flagged": scored.flagged,
+                "scores": scored.scores,
+            }
             continue
         random = mode == "adaptive" and bool(target.attackable.random)
         draws = cell.eot if random else 1
@@ -246,7 +257,11 @@ def run_cell(
         scored = score(target.pipeline, x_adv, y)
         seconds = time.perf_counter() - t
         out["records"].append(_record(cell, target, mode, x, x_adv, scored, seconds, draws, clean))
-        out["examples"][mode] = {"correct": scored.correct, "flagged": scored.flagged}
+        out["examples"][mode] = {
+            "correct": scored.correct,
+            "flagged": scored.flagged,
+            "scores": scored.scores,
+        }
     return out
 
 

@@ -160,6 +160,7 @@ class Workspace:
             "clean_accuracy": acc,
             "clean_ci": ci,
             "clean_correct": clean.correct,
+            "clean_scores": clean.scores,
             "latency_ms": latency,
             "detector": _detector(pipe),
             "white_box": bool(atk.white_box),
@@ -181,11 +182,41 @@ def _detector(pipe: Any) -> dict[str, Any] | None:
     det = getattr(pipe.manifest, "detector", None)
     if det is None:
         return None
-    keep = ("spec", "threshold", "fpr", "output", "calibration_sha256")
-    out = {k: getattr(det, k) for k in keep if hasattr(det, k)}
-    if "threshold" in out:
-        out["tau"] = out["threshold"]
+    out = {k: getattr(det, k, None) for k in ("spec", "output", "fpr")}
+    out["tau"] = float(det.threshold)
+    cal = getattr(det, "calibration", None)
+    if cal is not None:
+        out["calibration"] = {"source": cal.source, "images": cal.images, "sha256": cal.sha256}
     return out
+
+
+def measured_detector(summary: dict[str, Any], cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The detector entry of a configuration: τ and its target FPR from the manifest, plus the clean
+    flag rate, AUC and ROC measured here against the adaptive adversarial inputs of the grid's cells
+    (pooled over attacks and ε; the naive ones when no adaptive attack ran), ``auc_naive`` beside it."""
+    from .detection import roc
+    from .detection import summary as det_summary
+
+    det = dict(summary["detector"])
+    clean = summary.get("clean_scores")
+    if not clean:
+        return det
+    for mode in ("naive", "adaptive"):
+        adv = [
+            s
+            for res in cells
+            if not res["cell"].get("extra")
+            for s in (res["examples"].get(mode, {}).get("scores") or [])
+        ]
+        if not adv:
+            continue
+        measured = det_summary(clean, adv, det["tau"], det.get("fpr"))
+        if mode == "naive":
+            det["auc_naive"] = measured["auc"]
+        det.update({k: measured[k] for k in ("auc", "clean_flagged")})
+        fpr, tpr, _ = roc(clean, adv)
+        det["roc"] = {"fpr": [float(v) for v in fpr], "tpr": [float(v) for v in tpr], "mode": mode}
+    return det
 
 
 def execute(ws: Workspace, cell: Cell) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -315,11 +346,16 @@ def run_grid(
             summaries[cfg["name"]] = ws.target(dict(cfg))[2]
             write_json(configs_dir / f"{_config_key(cfg)}.json", summaries[cfg["name"]])
     ordered = [done[c.key] for c in cells if c.key in done]
+    for name, summary in summaries.items():
+        if summary.get("detector") is not None:
+            summary["detector"] = measured_detector(
+                summary, [r for r in ordered if r["cell"]["config"] == name]
+            )
     recs = [r for res in ordered for r in res["records"]]
     recs += worst_records(ordered, summaries)
     data_entry = next(iter(summaries.values()))["data"] if summaries else {"spec": grid.data}
     configs = [
-        {k: v for k, v in summaries[c["name"]].items() if k not in ("clean_correct", "data")}
+        {k: v for k, v in summaries[c["name"]].items() if k not in ("clean_correct", "clean_scores", "data")}
         for c in grid.configs
     ]
     res = results(command=list(command), data=data_entry, seed=grid.seed, configs=configs, records=recs)

@@ -97,3 +97,20 @@ def test_costly_grid_gets_a_cheap_sanity_pair() -> None:
         ("fgsm", "single-step", 100, 8 / 255),
         ("random-noise:norm=linf", "random-noise", 300, 8 / 255),
     }
+
+
+def test_measured_detector_from_cell_scores() -> None:
+    from edgeguard.eval.detection import auc
+    from edgeguard.eval.runner import measured_detector
+
+    clean = [0.1, 0.2, 0.3, 0.4]
+    naive, adaptive = [0.35, 0.5, 0.6], [0.05, 0.25, 0.45]  # the adaptive attack hides from the detector
+    cells = [
+        {"cell": {"extra": ""}, "examples": {"naive": {"scores": naive}, "adaptive": {"scores": adaptive}}},
+        {"cell": {"extra": "large-eps"}, "examples": {"adaptive": {"scores": [9.0]}}},  # left out
+    ]
+    summary = {"detector": {"spec": "squeeze:bits=5", "tau": 0.3, "fpr": 0.05}, "clean_scores": clean}
+    det = measured_detector(summary, cells)
+    assert det["auc"] == auc(clean, adaptive) and det["auc_naive"] == auc(clean, naive)
+    assert det["auc"] < det["auc_naive"] and det["clean_flagged"] == 0.25 and det["tau"] == 0.3
+    assert det["roc"]["mode"] == "adaptive" and det["roc"]["fpr"][0] == 0.0 and det["roc"]["tpr"][-1] == 1.0
