@@ -1,12 +1,11 @@
-"""Spatial grid attack (ART): on models built to be rotation- or translation-sensitive it finds the
-transformation that fools them — and the one it returns is scipy's rotation/shift of the input."""
+"""Spatial grid attack: on models built to be rotation- or translation-sensitive it finds the mildest
+grid transformation that fools them, and the image it returns is that exact transformation (90°
+rotations and whole-pixel shifts are exact under bilinear warping: torch.rot90 / torch.roll oracles)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 from torch import nn
 
 from edgeguard import attacks
@@ -38,37 +37,36 @@ def _bar() -> torch.Tensor:
     return x
 
 
-def _rotate(x: torch.Tensor, degrees: float) -> torch.Tensor:
-    """ART's transformation, on channels-last arrays as ART sees them (spline order 3, clipped)."""
-    out = ndimage.rotate(x.permute(0, 2, 3, 1).numpy(), degrees, axes=(1, 2), reshape=False)
-    return torch.from_numpy(np.clip(out, 0, 1)).permute(0, 3, 1, 2)
-
-
-@pytest.mark.slow  # ART's import (seconds); the searches themselves are tiny
-def test_finds_the_first_rotation_on_the_grid_that_fools() -> None:
+@pytest.mark.slow  # kornia's first import (seconds); the searches are tiny
+def test_finds_the_mildest_rotation_on_the_grid_that_fools() -> None:
     model, x, y = Orientation().eval(), _bar(), torch.zeros(2, dtype=torch.long)
     assert model(x).argmax(1).tolist() == [0, 0]
     # ±30°: no rotation on the grid turns the bar past 45°, nothing changes
     small = attacks.from_spec("spatial:rotation=30,translation=0,rotations=7,translations=1")(model, x, y)
     assert torch.equal(small, x)
-    # grid −60, −30, 0, 30, 60: the first that fools (grid order) is −60°
-    x_adv = attacks.from_spec("spatial:rotation=60,translation=0,rotations=5,translations=1")(model, x, y)
+    # grid −90, 0, 90: 0 does not fool, −90 comes first among the equally mild ±90
+    x_adv = attacks.from_spec("spatial:rotation=90,translation=0,rotations=3,translations=1")(model, x, y)
     assert model(x_adv).argmax(1).tolist() == [1, 1]
-    torch.testing.assert_close(x_adv, _rotate(x, -60.0), rtol=0, atol=1e-6)
+    torch.testing.assert_close(x_adv, torch.rot90(x, -1, dims=(2, 3)), rtol=0, atol=1e-5)
+    # grid −60 … 60: ±30 are milder but do not fool; −60 does
+    mid = attacks.from_spec("spatial:rotation=60,translation=0,rotations=5,translations=1")(model, x, y)
+    assert model(mid).argmax(1).tolist() == [1, 1] and not torch.equal(mid, x_adv)
 
 
-@pytest.mark.slow  # ART's import
 def test_translation_is_a_fraction_of_height_and_width() -> None:
-    """12.5 % of 16 px is 2 px, enough to move the dot out of the centre. (ART reading the size from
-    a channels-first array would shift by 12.5 % of 3 channels = 0 px and fail.)"""
+    """12.5 % of 17 px rounds to 2 px, enough to move the dot out of the centre; the mildest fooling
+    shift is a straight one (not diagonal), the first on the grid: two rows up. (ART's version reads
+    the size of a channels-first array from its channel axis: 12.5 % of 3 = 0 px, nothing to find.)"""
     model = Centred().eval()
     x = torch.zeros(1, 3, 17, 17)
     x[:, :, 8, 8] = 1.0
     y = torch.zeros(1, dtype=torch.long)
-    x_adv = attacks.from_spec("spatial:rotation=0,translation=0.125,rotations=1,translations=3")(model, x, y)
+    attack = attacks.from_spec("spatial:rotation=0,translation=0.125,rotations=1,translations=3")
+    assert attack.grid(17, 17)[0] == (0.0, 0, 0) and len(attack.grid(17, 17)) == 9
+    x_adv = attack(model, x, y)
     assert model(x_adv).argmax(1).tolist() == [1]
-    moved = (x_adv[0, 0] > 0.5).nonzero()[0].tolist()
-    assert max(abs(moved[0] - 8), abs(moved[1] - 8)) == 2 and x_adv.dtype == x.dtype
+    torch.testing.assert_close(x_adv, torch.roll(x, -2, dims=2), rtol=0, atol=1e-6)
+    assert x_adv.dtype == x.dtype and not x_adv.requires_grad
 
 
 @pytest.mark.parametrize(
