@@ -99,9 +99,9 @@ def score(pipeline: Any, x: torch.Tensor, y: torch.Tensor) -> Scored:
         for r in results:
             preds.append(int(r.decision["top"][0]["index"]))
             flags.append(r.decision.get("flagged"))
-            scores.append(r.decision.get("adversarial_score"))
+            scores.append(r.decision.get("adv_score"))
     correct = [p == int(t) for p, t in zip(preds, y.tolist())]
-    has_flag = bool(flags) and all(f is not None for f in flags)
+    has_flag = bool(flags) and all(f is not None for f in flags) and all(v is not None for v in scores)
     return Scored(
         correct,
         [bool(f) for f in flags] if has_flag else None,
