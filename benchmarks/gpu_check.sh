@@ -60,3 +60,28 @@ for onnx_path in sorted(glob.glob("benchmarks/results/gpu_build/*-*.onnx")):
           f"p50 {np.percentile(t, 50):.2f} ms")
 json.dump(rows, open("benchmarks/results/gpu_check.json", "w"), indent=2)
 PY
+
+# Fleet serving (issue 16): a Triton model repository holding the sign model's fp32 ONNX graph and its
+# fp16 TensorRT plan, served by a real tritonserver and checked output for output against the same
+# engines run here (benchmarks/triton_check.py → benchmarks/results/triton_check.json). No Triton server
+# can be installed on the development machine (its tests use an in-process fake gRPC server), so this
+# is where the real one is exercised. Run this script inside NVIDIA's container
+# (nvcr.io/nvidia/tritonserver:<yy.mm>-py3 with `pip install -e '.[export,triton]'`), whose TensorRT
+# is the one that built the plan; elsewhere the check is skipped with a note.
+if command -v tritonserver >/dev/null 2>&1; then
+  REPO="$OUT/triton_repo"
+  rm -rf "$REPO"
+  "$PY" -c "from edgeguard.cli.app import main; main()" triton "$REPO" --engine "$OUT/signs-fp32.onnx" --name signs_onnx
+  plan=$(ls "$OUT"/signs-fp16.b8.trt*.engine | tail -n 1)
+  "$PY" -c "from edgeguard.cli.app import main; main()" triton "$REPO" --engine "$plan" --name signs_plan
+  tritonserver --model-repository "$REPO" --grpc-port 8001 --http-port 8000 --metrics-port 8002 \
+    >"$OUT/tritonserver.log" 2>&1 &
+  TRITON_PID=$!
+  trap 'kill "$TRITON_PID" 2>/dev/null || true' EXIT
+  "$PY" benchmarks/triton_check.py "$REPO" localhost:8001 benchmarks/results/triton_check.json --wait 120
+  kill "$TRITON_PID"
+  wait "$TRITON_PID" 2>/dev/null || true
+  trap - EXIT
+else
+  echo "tritonserver not found: Triton check skipped (run inside nvcr.io/nvidia/tritonserver:<yy.mm>-py3)"
+fi

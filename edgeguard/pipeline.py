@@ -30,6 +30,7 @@ from .errors import ConfigError, EngineError, InputError, StaleEngineError
 from .letterbox import Geometry
 from .manifest import Manifest
 from .preprocess import check_crop, load_image, preprocess
+from .registry import uri_scheme
 
 HostStage = Callable[[np.ndarray], np.ndarray]
 Crop = str | tuple[int, int, int, int]
@@ -391,14 +392,18 @@ def load(
             f"load: expected the path of an engine (.onnx, .trt …) or its .edgeguard.json sidecar, "
             f"got {path!r}"[:200]
         )
-    p = check_path(path, what="engine file")
-    if p.name.endswith(mf.SIDECAR_SUFFIX):
-        data = mf.load_sidecar(p)
-        name = data.engine  # a bare file name: the manifest refuses ".", "..", folders and NUL
-        if not name:
-            raise ConfigError(f"{p.name} names no engine file; pass the .onnx/.trt path instead")
-        p = p.with_name(check_path(name, what=f"{p.name}: engine", error=ConfigError).name)
-    engine = _open(p, provider, rebuild, threads)
+    text = os.fspath(path)
+    if "://" in text and uri_scheme(text):  # an engine served elsewhere (triton://HOST:8001/MODEL)
+        engine = _open(text, provider, rebuild, threads)
+    else:
+        p = check_path(path, what="engine file")
+        if p.name.endswith(mf.SIDECAR_SUFFIX):
+            data = mf.load_sidecar(p)
+            name = data.engine  # a bare file name: the manifest refuses ".", "..", folders and NUL
+            if not name:
+                raise ConfigError(f"{p.name} names no engine file; pass the .onnx/.trt path instead")
+            p = p.with_name(check_path(name, what=f"{p.name}: engine", error=ConfigError).name)
+        engine = _open(p, provider, rebuild, threads)
     specs: Sequence[HostStage | str] = (
         host_stages if host_stages is not None else (engine.manifest.host_stages if engine.manifest else ())
     )
@@ -411,7 +416,7 @@ def load(
 
 
 def _open(
-    path: Path, provider: str | None, rebuild: bool | Callable[[str], None], threads: int = 0
+    path: Path | str, provider: str | None, rebuild: bool | Callable[[str], None], threads: int = 0
 ) -> Engine:
     """Open the engine; rebuild a stale TensorRT plan first when the caller asked for it."""
     try:

@@ -39,7 +39,7 @@ class CameraOptions:
     its own ``edgeguard-demo-*`` files (the names it chose), never a file the user named.
     """
 
-    engine: Path | None = None
+    engine: Path | str | None = None  # a file, or a URI such as triton://HOST:8001/MODEL
     source: str | None = None
     width: int | None = None
     height: int | None = None

@@ -7,7 +7,6 @@ Options that several commands take (``--engine``, ``--provider``, ``--threads``,
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -63,7 +62,8 @@ class PlainUsage(TyperCommand):
 
 ENGINE_HELP = ENGINES.help("Engine file (or its NAME.edgeguard.json), chosen by suffix or URI scheme.")
 
-EngineOpt = Annotated[Path, typer.Option("--engine", "-e", help=ENGINE_HELP)]
+# str, not Path: a URI such as triton://HOST:8001/MODEL must keep its "//" (pathlib folds it to one "/").
+EngineOpt = Annotated[str, typer.Option("--engine", "-e", help=ENGINE_HELP)]
 ProviderOpt = Annotated[
     str,
     typer.Option(

@@ -104,7 +104,7 @@ def escape_path(path: str) -> str:
 
 @app.command("camera")
 def camera_cmd(
-    engine: Path | None = typer.Option(
+    engine: str | None = typer.Option(  # str: a triton://HOST:8001/MODEL URI keeps its "//"
         None, "--engine", "-e", help=f"{ENGINE_HELP} Default: the bundled stop-sign model."
     ),
     source: str | None = typer.Option(

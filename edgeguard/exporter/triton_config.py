@@ -20,11 +20,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engines.triton import MANIFEST_PARAMETER  # the engine reads the manifest back through ModelConfig
 from ..errors import ConfigError
 from ..manifest import Manifest
 
 DEFAULT_MAX_BATCH = 8  # for a dynamic-batch ONNX graph; a TensorRT plan takes its profile's max
-MANIFEST_PARAMETER = "edgeguard.manifest"  # the engine reads the manifest back through ModelConfig
 LABELS_FILE = "labels.txt"
 PLATFORMS = {".onnx": ("onnxruntime_onnx", "model.onnx"), ".plan": ("tensorrt_plan", "model.plan")}
 

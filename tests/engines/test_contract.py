@@ -40,13 +40,17 @@ def test_lookup_routes_every_suffix_and_scheme_to_its_backend(name: str) -> None
 
 @pytest.mark.parametrize(("name", "index"), [(e.name, i) for e in ENGINES for i in range(len(e.examples))])
 def test_examples_open_and_run_or_fail_typed(name: str, index: int, tmp_path) -> None:
-    """With its example file a backend opens and runs; without one (no plan can be built here) opening
-    a file it does not understand is an EngineError, never another exception."""
+    """With its example file a backend opens and runs; without one (no plan can be built here, no server
+    runs here) opening a file it does not understand or an address nobody answers is an EngineError,
+    never another exception."""
     entry = ENGINES.get(name)
     options = dict(entry.examples[index])
     if entry.example_setup is None:
-        target = tmp_path / f"garbage{entry.extra['suffixes'][0]}"
-        target.write_bytes(b"\x00not an engine" * 8)
+        if entry.extra.get("suffixes"):
+            target = tmp_path / f"garbage{entry.extra['suffixes'][0]}"
+            target.write_bytes(b"\x00not an engine" * 8)
+        else:  # a served engine (triton://): nothing listens on port 1 of the loopback address
+            target = f"{entry.extra['schemes'][0]}://127.0.0.1:1/net"
         with pytest.raises(EngineError):
             open_engine(target, **options)
         return
