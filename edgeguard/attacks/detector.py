@@ -47,10 +47,10 @@ class DetectorPGD:
         return self.alpha if self.alpha is not None else 2.5 * self.eps / max(self.steps, 1)
 
     def spec(self) -> str:
-        return (
-            f"pgd-detector:eps={self.eps:.6g},steps={self.steps},alpha={self.step_size:.6g},"
-            f"tau={self.tau:.6g},weight={self.weight:.6g}"
-        )
+        """Canonical spec; round-trips through ``attacks.from_spec`` (floats by their shortest repr)."""
+        alpha = f",alpha={self.alpha!r}" if self.alpha is not None else ""
+        tail = f"tau={self.tau!r},weight={self.weight!r}"
+        return f"pgd-detector:eps={self.eps!r},steps={self.steps}{alpha},{tail}"
 
     def __call__(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
