@@ -74,6 +74,7 @@ def test_detector_aware_pgd_evades_the_detector_that_flags_naive_pgd(setup):
     assert aware_flagged <= naive_flagged - 0.125, (naive_flagged, aware_flagged)  # 2 of 16 fewer at least
     assert aware_fooled >= 0.25, aware_fooled  # and it still fools the classifier on a fair part
 
+
 def test_registry_entry_declares_it_needs_the_score():
     entry = attacks.REGISTRY.get("pgd-detector")
     assert entry.extra["needs_score"] is True and entry.extra["norm"] == "linf"
