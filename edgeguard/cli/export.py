@@ -176,9 +176,11 @@ def export_cmd(
     engine, batch, workspace = opts.pop("engine"), opts.pop("batch"), opts.pop("workspace")
     build = plan_engine(engine, batch)  # fails fast (TensorRT/GPU missing, bad --batch) before exporting
     if triton is not None:
-        from ..exporter.triton import check_repository
+        from ..exporter.triton import check_name, check_repository
 
         check_repository(triton)  # a file or an unwritable folder fails now, before the export
+        if opts.get("out") is not None:
+            check_name(Path(opts["out"]).stem, what="--triton: model name (the --out file's stem)")
     with console.status(f"exporting {escape(str(opts['model']))} …"):
         res = export(**opts)
     m = res.manifest

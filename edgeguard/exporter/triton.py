@@ -57,10 +57,11 @@ class TritonRepository:
     unchanged: bool
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, what: str = "--name") -> str:
+    """``name`` if it is a valid Triton model name, else a ConfigError naming ``what``."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(
-            f"--name {str(name)[:60]!r}: a Triton model name is 1-128 letters, digits, '_', '.', '-' "
+            f"{what} {str(name)[:60]!r}: a Triton model name is 1-128 letters, digits, '_', '.', '-' "
             f"(not starting with '.' or '-')"
         )
     return name

@@ -253,3 +253,7 @@ def test_export_triton_flag_writes_the_repository_and_refuses_a_file_first(
     err = capsys.readouterr().err
     assert done.value.code == 2 and err.count("\n") == 1 and "is a file" in err
     assert not (tmp_path / "t2.onnx").exists()  # refused before the export wrote anything
+    with pytest.raises(SystemExit) as done:
+        main(["export", str(src), "--out", str(tmp_path / ".t3.onnx"), "--triton", str(tmp_path / "repo")])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "Triton model name" in err and not (tmp_path / ".t3.onnx").exists()
