@@ -1,4 +1,4 @@
-"""``edgeguard defenses``: list the traceable defenses (and host stages when present)."""
+"""``edgeguard defenses``: list the traceable defenses, detectors and host stages."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def defenses_cmd() -> None:
     from .. import defenses
 
     console.print(_table("in-graph defenses (--defense on export)", defenses.REGISTRY))
+    from ..registry import DETECTORS
+
+    console.print(_table("in-graph detectors (--detector on export; each key is a squeezer)", DETECTORS))
     from .. import stages
 
     console.print(_table("host stages (--stage / --escalate on infer)", stages.REGISTRY))

@@ -93,7 +93,7 @@ def export_cmd(
             "Adversarial-input detector fused into the graph as a second output `adv_score`; each "
             "squeezer key takes its defense's shorthand, and one the fused defenses already apply is "
             "refused.",
-            "See README 'Detector'.",
+            "See README 'Adversarial-input detector'.",
         ),
     ),
     detector_fpr: float = typer.Option(

@@ -91,7 +91,7 @@ def test_help_and_listings(cli):
     assert r.returncode == 0 and "export" in r.stdout and "infer" in r.stdout
     r = cli("defenses")
     assert r.returncode == 0
-    for name in ("bits", "median", "gaussian", "noise"):
+    for name in ("bits", "median", "gaussian", "noise", "squeeze"):
         assert name in r.stdout
     r = cli("models")
     assert r.returncode == 0 and "torchvision classifiers" in r.stdout
