@@ -41,6 +41,7 @@ class UniversalPerturbation:
     iters: int = 5
     delta: float = 0.2
     overshoot: float = 0.02
+    candidates: int = 10
     _fitted: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -48,7 +49,7 @@ class UniversalPerturbation:
         return "uap" if self.norm == "linf" else "uap-l2"
 
     def spec(self) -> str:
-        tail = f"delta={self.delta!r},overshoot={self.overshoot!r}"
+        tail = f"delta={self.delta!r},overshoot={self.overshoot!r},candidates={self.candidates}"
         return f"{self.name}:eps={self.eps!r},iters={self.iters},{tail}"
 
     @property
@@ -79,7 +80,7 @@ class UniversalPerturbation:
             attacker_params={
                 "epsilon": self.overshoot,
                 "max_iter": 10,
-                "nb_grads": min(10, k),
+                "nb_grads": min(self.candidates, k),
                 "verbose": False,
             },
             delta=self.delta,
@@ -119,7 +120,9 @@ class UniversalPerturbation:
         return (x + v.to(device=x.device, dtype=x.dtype)).clamp(0, 1).detach()
 
 
-def _make(name: str, norm: str, eps: Any, iters: Any, delta: Any, overshoot: Any) -> UniversalPerturbation:
+def _make(
+    name: str, norm: str, eps: Any, iters: Any, delta: Any, overshoot: Any, candidates: Any
+) -> UniversalPerturbation:
     def number(key: str, v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"{name}: {key} must be a number, got {v!r}")
@@ -134,7 +137,9 @@ def _make(name: str, norm: str, eps: Any, iters: Any, delta: Any, overshoot: Any
         raise ConfigError(f"{name}: need 0 <= delta < 1 (target fooling rate 1 - delta), got {delta!r}")
     if not o >= 0:
         raise ConfigError(f"{name}: need overshoot >= 0, got {overshoot!r}")
-    return UniversalPerturbation(norm, e, iters, d, o)
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+        raise ConfigError(f"{name}: candidates must be a whole number >= 1, got {candidates!r}")
+    return UniversalPerturbation(norm, e, iters, d, o, candidates)
 
 
 _SOURCE = (
@@ -149,14 +154,14 @@ _SOURCE = (
     source=_SOURCE,
     realtime=False,
     random=True,
-    examples=({"eps": 0.1, "iters": 1},),
-    invalid=({"eps": 0}, {"eps": 1.5}, {"iters": 0}, {"delta": 1.0}, {"overshoot": -1.0}, {"eps": "x"}),
+    examples=({"eps": 0.1, "iters": 1, "candidates": 3},),
+    invalid=({"eps": 0}, {"eps": 1.5}, {"iters": 0}, {"delta": 1.0}, {"overshoot": -1.0}, {"candidates": 0}),
     norm="linf",
     kind="universal",
     minimal=False,
 )
 def uap(
-    eps: float = 10 / 255, iters: int = 5, delta: float = 0.2, overshoot: float = 0.02
+    eps: float = 10 / 255, iters: int = 5, delta: float = 0.2, overshoot: float = 0.02, candidates: int = 10
 ) -> UniversalPerturbation:
     """``uap:eps=10/255,iters=5[,delta=0.2,overshoot=0.02]``.
 
@@ -165,8 +170,11 @@ def uap(
         iters: passes over the fitting set at most (ART's ``max_iter``).
         delta: stop once the fitting set is fooled at rate ``1 - delta``.
         overshoot: DeepFool's overshoot past each boundary.
+        candidates: classes DeepFool linearises per step (ART's ``nb_grads``; the paper's code: 10).
+            Each costs a forward and a backward pass per step and fitting input (ART runs DeepFool
+            one fitting input at a time): lower it for big models.
     """
-    return _make("uap", "linf", eps, iters, delta, overshoot)
+    return _make("uap", "linf", eps, iters, delta, overshoot, candidates)
 
 
 @ATTACKS.register(
@@ -176,17 +184,17 @@ def uap(
     source=_SOURCE,
     realtime=False,
     random=True,
-    examples=({"eps": 1.0, "iters": 1},),
-    invalid=({"eps": 0}, {"eps": -1.0}, {"iters": 0}, {"delta": -0.1}, {"eps": "x"}),
+    examples=({"eps": 1.0, "iters": 1, "candidates": 3},),
+    invalid=({"eps": 0}, {"eps": -1.0}, {"iters": 0}, {"delta": -0.1}, {"eps": "x"}, {"candidates": 1.5}),
     norm="l2",
     kind="universal",
     minimal=False,
 )
 def uap_l2(
-    eps: float = 2.0, iters: int = 5, delta: float = 0.2, overshoot: float = 0.02
+    eps: float = 2.0, iters: int = 5, delta: float = 0.2, overshoot: float = 0.02, candidates: int = 10
 ) -> UniversalPerturbation:
     """``uap-l2:eps=2,iters=5``: as ``uap`` with an L2 budget (any positive size)."""
-    return _make("uap-l2", "l2", eps, iters, delta, overshoot)
+    return _make("uap-l2", "l2", eps, iters, delta, overshoot, candidates)
 
 
 __all__ = ["UniversalPerturbation", "uap", "uap_l2"]
