@@ -8,11 +8,13 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from ..errors import ConfigError
 from ..registry import ATTACKS
 from .app import app
 
 train_app = typer.Typer(
-    help="Train and evaluate the embedded traffic-sign classifiers.", no_args_is_help=True
+    help="Train and evaluate the embedded traffic-sign classifiers and the person detector.",
+    no_args_is_help=True,
 )
 app.add_typer(train_app, name="train")
 
@@ -110,6 +112,46 @@ def signs(
         resume=resume,
     )
     train(cfg, callbacks=[_RichProgress()])
+
+
+@train_app.command("persons")
+def persons(
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output weights (.safetensors); the JSON log is NAME.json."
+    ),
+    steps: int = typer.Option(700, min=1, help="Training steps (each renders 12 fresh scenes)."),
+    seed: int = typer.Option(0, help="Seed of the crops, flips and initialisation."),
+    threads: int = typer.Option(1, min=1, help="torch CPU threads."),
+    workers: int = typer.Option(1, min=0, help="Processes that render the scenes."),
+    lr: float = typer.Option(2e-3, min=0.0, help="Peak AdamW learning rate (cosine schedule)."),
+    warmup: int = typer.Option(40, min=1, help="Warm-up steps."),
+    init: Path = typer.Option(None, help="Warm-start weights (stage 2 starts from stage 1)."),
+    topk: int = typer.Option(0, min=0, help="Class positives per person (0 = every candidate; stage 2: 5)."),
+    scene_offset: int = typer.Option(0, "--scene-offset", min=0, help="First training scene index."),
+) -> None:
+    """Train the embedded person detector on rendered surveillance scenes. The shipped weights: the
+    defaults (stage 1, 35 min on a shared 2-core machine), then --init STAGE1 --steps 200 --lr 5e-4
+    --warmup 10 --topk 5 --seed 1 --scene-offset 8400 (stage 2, 10 min)."""
+    from ..outputs import OutputGroup
+    from ..train_persons import PersonTrainConfig, train_persons
+
+    if out.suffix != ".safetensors":
+        raise ConfigError(f"--out {str(out)!r}: the weights file name must end in .safetensors")
+    OutputGroup([out, out.with_suffix(".json")], what=["--out", "--out's log"], make_parents=True)
+    cfg = PersonTrainConfig(
+        out=str(out),
+        steps=steps,
+        seed=seed,
+        threads=threads,
+        workers=workers,
+        lr=lr,
+        warmup=warmup,
+        init=str(init) if init else None,
+        topk=topk,
+        scene_offset=scene_offset,
+    )
+    res = train_persons(cfg, log=lambda line: typer.echo(line))
+    typer.echo(f"wrote {out} ({res['train_s'] / 60:.1f} min of training)")
 
 
 @train_app.command("eval")

@@ -18,9 +18,13 @@ def test_example_builds_and_maps_its_input_to_logits(name: str, index: int) -> N
     params = entry.examples[index]
     net = entry.factory(**params).eval()
     h, w = entry.extra["input_size"]
-    classes = params.get("num_classes", len(entry.extra["labels"]))
+    classes = params.get("num_classes", params.get("nc", len(entry.extra["labels"])))
     with torch.no_grad():
         out = net(torch.rand(2, 3, h, w))
+    if entry.extra.get("task") == "detection":  # the YOLOv8 layout: (B, 4 + nc, Σ (H/s)(W/s))
+        anchors = sum((h // s) * (w // s) for s in entry.extra["extra"]["strides"])
+        assert out.shape == (2, 4 + classes, anchors) and torch.isfinite(out).all()
+        return
     assert out.shape == (2, classes) and torch.isfinite(out).all()
 
 
