@@ -77,3 +77,35 @@ def test_shipped_detector_finds_rendered_people() -> None:
     m = evaluate(net, data)
     assert m["n_people"] >= 12
     assert m["map50"] > 0.4 and m["recall"] > 0.6 and m["precision"] > 0.05
+
+
+def test_assignment_on_a_hand_built_person() -> None:
+    """A 40×96 person at (100, 100): positives are the stride-8 and stride-16 anchors inside the box and
+    within 2.5 strides of its centre (120, 148); no stride-32 anchor (range from 128 px). By hand: stride
+    8 centres x ∈ {108, 116, 124, 132}, y ∈ {132, …, 164} (4 × 5); stride 16 x ∈ {104, 120, 136},
+    y ∈ {120, …, 184} (3 × 5)."""
+    from edgeguard.train_persons import assign
+
+    net = PersonDetector().eval()
+    with torch.no_grad():
+        _, _, pts, strides = net.raw(torch.zeros(1, 3, 320, 320))
+    gt = torch.tensor([[[100.0, 100.0, 140.0, 196.0]]])
+    fg, idx, ignore = assign(pts, strides, gt, torch.tensor([[1.0]]))
+    x, y, s = pts[:, 0], pts[:, 1], strides
+    want = (
+        (x > 100)
+        & (x < 140)
+        & (y > 100)
+        & (y < 196)
+        & ((x - 120).abs() < 2.5 * s)
+        & ((y - 148).abs() < 2.5 * s)
+    )
+    want &= s < 32
+    assert torch.equal(fg[0], want) and int(want[s == 8].sum()) == 4 * 5 and int(want[s == 16].sum()) == 3 * 5
+    assert not ignore.any() and (idx[0][fg[0]] == 0).all()
+
+
+def test_train_persons_refuses_a_bad_out(cli, tmp_path) -> None:
+    res = cli("train", "persons", "--out", str(tmp_path / "w.pt"))
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "safetensors" in res.stderr
+    assert not any(tmp_path.iterdir())
