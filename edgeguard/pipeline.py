@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import decision as decisions
+from .certify import finish, mask_set_of
 from .checks import check_image_batch, check_path
 from .engines import Engine, open_engine
 from .errors import ConfigError, EngineError, InputError, StaleEngineError
@@ -86,6 +87,12 @@ class Result:
         """Whether the score exceeds the detector's threshold τ (always ``False`` without a detector)."""
         return bool(self.decision.get("flagged", False))
 
+    @property
+    def certified(self) -> bool | None:
+        """Certified masking: whether the double-masking label is certified against one sticker of the
+        engine's patch size (``None``: no masked engine, or not computed)."""
+        return self.decision.get("certified")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: path, the decision, ``adv_score`` (null without a detector) and ``flagged``."""
         d: dict[str, Any] = {
@@ -116,6 +123,9 @@ class Pipeline:
             without one, how its outputs are read (:attr:`notes` says what was assumed).
         decision: options of the task's decision step (detection: ``conf``, ``iou``, ``agnostic``,
             ``classes``, ``max_det``, ``max_nms``; see ``edgeguard.detection``).
+        certify: engines exported with ``--masking``: check every frame's certificate (one more engine
+            call per frame whose first round is unanimous); without it ``certified`` is ``None`` there
+            (the second round still runs where the first round disagrees). See ``edgeguard.certify``.
     """
 
     def __init__(
@@ -130,6 +140,7 @@ class Pipeline:
         allow_slow: bool = True,
         task: str | None = None,
         decision: dict[str, Any] | None = None,
+        certify: bool = True,
     ) -> None:
         if not callable(engine) or not hasattr(engine, "manifest"):
             raise ConfigError(
@@ -182,6 +193,8 @@ class Pipeline:
             if hasattr(self.decide, "nonfinite_ok")
             else frozenset()
         )
+        self.certify = bool(certify)
+        self.masks = mask_set_of(self.manifest)
         self.escalate = escalate
         self.gate = gate or flagged_gate
         if escalate is not None and gate is None and self.manifest.detector is None:
@@ -269,6 +282,10 @@ class Pipeline:
         td = time.perf_counter()
         decided = self._decide(outputs, _geometry)
         timing["decision"] = (time.perf_counter() - td) * 1e3
+        if self.masks is not None:  # PatchCleanser's second round, on the host over the same engine
+            tm = time.perf_counter()
+            finish(self.engine, self.manifest, self.masks, x, outputs, decided, certify=self.certify)
+            timing["masking"] = (time.perf_counter() - tm) * 1e3
         results = [Result(d, {k: v[i] for k, v in outputs.items()}, timing) for i, d in enumerate(decided)]
         if self.escalate is not None:
             self._escalate(x, results, timing, _geometry)
@@ -448,4 +465,4 @@ def _stage(s: HostStage | str) -> HostStage:
     return s
 
 
-_PIPELINE_OPTIONS = ("top", "crop", "gate", "allow_slow", "task", "decision")
+_PIPELINE_OPTIONS = ("top", "crop", "gate", "allow_slow", "task", "decision", "certify")

@@ -53,6 +53,7 @@ def test_every_fixture_loads_and_round_trips(path):
 def test_v1_and_v2_of_the_same_export_are_equal_typed_values():
     v1, v2 = mf.load_sidecar(FIXTURES / "v1.json"), mf.load_sidecar(FIXTURES / "v2.json")
     assert v1 == v2 == mf.load_sidecar(FIXTURES / "v3.json") == mf.load_sidecar(FIXTURES / "v4.json")
+    assert v1 == mf.load_sidecar(FIXTURES / "v5.json") and v1.masking is None
     assert v1.input.resize == "stretch" and v1.input.pad_value == 114 and v1.input.stride is None
     # The values edgeguard 0.1.0 wrote (read off the v1 file by hand):
     assert v1.task == "classification" and v1.input.size == (64, 64) and v1.input.name == "input"
@@ -66,9 +67,9 @@ def test_v1_and_v2_of_the_same_export_are_equal_typed_values():
     assert v1.tensorrt is None and v1.engine == "signs.onnx" and v1.extra == {}
 
 
-def test_writing_a_read_v1_v2_or_v3_reproduces_the_v4_file_byte_for_byte():
-    text = (FIXTURES / "v4.json").read_text()
-    for name in ("v1.json", "v2.json", "v3.json", "v4.json"):  # the last: the layout is stable
+def test_writing_a_read_v1_to_v4_reproduces_the_v5_file_byte_for_byte():
+    text = (FIXTURES / "v5.json").read_text()
+    for name in ("v1.json", "v2.json", "v3.json", "v4.json", "v5.json"):  # the last: the layout is stable
         assert mf.dumps(mf.load_sidecar(FIXTURES / name)) + "\n" == text, name
 
 
@@ -85,13 +86,47 @@ def test_v4_detector_fixture_values():
     )
 
 
+def test_v5_masking_fixture_values():
+    m = mf.load_sidecar(FIXTURES / "v5-masking.json")
+    assert m.outputs == ("logits", "mask_logits") and m.detector is None
+    # patch 0.25 of a face 0.95 of the 64 px crop: p = ceil(15.2) = 16; k = 6 → s = ceil(49/6) = 9, m = 24
+    assert m.masking == mf.Masking(
+        output="mask_logits",
+        patch=0.25,
+        face=0.95,
+        patch_px=16,
+        mask_px=24,
+        stride_px=9,
+        per_axis=(6, 6),
+        masks=6,
+        count=36,
+        fill=0.5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("patch", 1.0, "masking.patch"),
+        ("mask_px", 30, "masking.mask_px"),
+        ("count", 35, "masking.count"),
+        ("output", "nope", "masking.output"),
+    ],
+)
+def test_v5_masking_fields_are_validated(key, value, field):
+    d = json.loads((FIXTURES / "v5-masking.json").read_text())
+    d["masking"][key] = value
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        mf.from_dict(d)
+
+
 def test_an_older_detector_migrates_with_nothing_recorded_about_its_threshold():
     d = _v2()
     d["outputs"] = ["logits", "score"]
     d["detector"] = {"output": "score", "threshold": 0.25}
     m = mf.from_dict(d)
     assert m.detector == mf.Detector(output="score", threshold=0.25, spec=None, fpr=None, calibration=None)
-    assert mf.from_dict(json.loads(mf.dumps(m))) == m  # and writes as version 4
+    assert mf.from_dict(json.loads(mf.dumps(m))) == m  # and writes as version 5
 
 
 def test_v1_int8_tensorrt_fixture_values():

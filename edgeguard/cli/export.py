@@ -108,6 +108,14 @@ def export_cmd(
         help="Folder of clean images τ is set on. Default for the sign models: 500 rendered validation "
         "images; required for other models.",
     ),
+    masking: str | None = typer.Option(
+        None,
+        "--masking",
+        help="Certified masking (PatchCleanser) against one square sticker: patch=0.25 is the sticker's "
+        "side as a fraction of the sign face's (options masks=6 per axis, face=0.95 of the crop, "
+        "fill=0.5). The graph also outputs `mask_logits` (B, M, C); the decision reports `certified`. "
+        "See README 'Certified masking'.",
+    ),
     engine: str = typer.Option(
         "onnx", "--engine", help="onnx | trt: also build a TensorRT plan (needs TensorRT and a GPU)."
     ),
@@ -138,7 +146,7 @@ def export_cmd(
     """Export a classifier (or a YOLO-layout detector) with defenses fused in front into one ONNX graph.
 
     The graph takes `input` float32 (B, 3, H, W) RGB in [0, 1] (dynamic batch) and outputs `logits`
-    (and `adv_score` with --detector).
+    (and `adv_score` with --detector, `mask_logits` with --masking).
     The export fails (exit 2, no file written) if onnxruntime and torch disagree beyond --tolerance
     on real photos.
     """
@@ -166,6 +174,7 @@ def export_cmd(
         workspace=workspace,
         task=task,
         nms={"conf": conf, "iou": iou, "max_det": max_det} if nms else None,
+        masking=masking,
     )
     if recipe is not None:
         from ..recipe import load_recipe, merge
@@ -195,6 +204,12 @@ def export_cmd(
         console.print(
             f"  detect : {escape(d.spec or d.output)} → output {d.output}, τ = {d.threshold:.4g} at FPR "
             f"{d.fpr} on {d.calibration.images if d.calibration else '?'} clean images"
+        )
+    if m.masking is not None:
+        k = m.masking
+        console.print(
+            f"  masking: patch {k.patch} of the face ({k.patch_px} px) → {k.count} masks of {k.mask_px} px, "
+            f"stride {k.stride_px} px, fill {k.fill} → output {k.output}"
         )
     p = res.parity
     console.print(

@@ -183,6 +183,7 @@ def export(
     detector_calib: str | Path | None = None,
     task: str | None = None,
     nms: dict[str, Any] | bool | None = None,
+    masking: str | None = None,
 ) -> ExportResult:
     """Export ``model`` (a zoo/torchvision name or a path to an ``.onnx``) with ``defense`` specs fused.
 
@@ -212,6 +213,9 @@ def export(
         nms: detectors only: append ONNX NonMaxSuppression (``True`` or ``{"conf", "iou", "max_det"}``,
             defaults 0.25 / 0.7 / 300), so the engine outputs ``detections`` (B, max_det, 6); checked
             against the host NMS on real photos before anything is written.
+        masking: certified masking options (``patch=0.25[,masks=6,face=0.95,fill=0.5]``, see
+            :mod:`edgeguard.defenses.masking`): the graph also outputs ``mask_logits`` (B, M, C), the
+            logits of every one-masked copy of the frame; the mask geometry goes into the manifest.
 
     Raises:
         ConfigError: bad name, spec, size, opset or normalisation.
@@ -228,6 +232,7 @@ def export(
     from .detector import check_options
 
     det = check_options(detector, detector_fpr, detector_calib, str(model))
+    _check_masking(masking, model, det, precision)
     t0 = time.perf_counter()
     specs = [defenses.REGISTRY.canonical(s) for s in defense]
     stage_specs: list[str] = []
@@ -279,6 +284,14 @@ def export(
         from .detector import OUTPUT, wrap
 
         wrapped, outputs = wrap(wrapped, det, specs, size), ("logits", OUTPUT)
+    masks = None
+    if masking is not None:
+        from ..certify import parse
+        from ..defenses.masking import OUTPUT as MASK_OUTPUT
+        from ..defenses.masking import MaskedCopies
+
+        masks = parse(masking, size)
+        wrapped, outputs = MaskedCopies(wrapped, masks).eval(), ("logits", MASK_OUTPUT)
     onnx_model = simplify(_torch_to_onnx(wrapped, size, opset, outputs))
     src = {
         "model": str(model),
@@ -309,8 +322,28 @@ def export(
         outputs=outputs,
         resize="letterbox" if info.task == "detection" else "stretch",
     )
+    if masks is not None:
+        geometry = {k: v for k, v in masks.as_dict().items() if k != "size"}
+        data = replace(data, masking=manifest.Masking(output=outputs[1], **geometry))
     reference = TorchEngine(wrapped, input_shape=(None, 3, *size), output_names=outputs)
     return finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)
+
+
+def _check_masking(masking: Any, model: Any, det: Any, precision: str) -> None:
+    """``--masking``'s combinations, before any work (its geometry is checked once the size is known)."""
+    if masking is None:
+        return
+    if not isinstance(masking, str):
+        raise ConfigError(f"--masking {masking!r}: expected options such as patch=0.25")
+    if str(model).endswith(".onnx"):
+        raise ConfigError(
+            "--masking with an .onnx MODEL is not supported: the masked copies must run through the "
+            "model's torch source; export the torch model (edgeguard export NAME --masking …) instead"
+        )
+    if det is not None:
+        raise ConfigError("--masking and --detector cannot be combined in one engine (export one of them)")
+    if precision != "fp32":
+        raise ConfigError("--masking: masked engines are exported in fp32 only; drop --precision")
 
 
 def _nms_options(nms: dict[str, Any] | bool | None, precision: str) -> dict[str, Any] | None:

@@ -136,6 +136,44 @@ class Detector(Part):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Masking(Part):
+    """Certified masking (``edgeguard export --masking``, manifest version 5): the graph also outputs
+    the logits of every one-masked copy of the frame, ``output`` (B, ``count``, C).
+
+    ``patch`` is the sticker side as a fraction of the sign face, ``face`` the face side as a fraction of
+    the crop; the masks are ``mask_px`` squares every ``stride_px`` pixels, ``per_axis`` along H and W,
+    filled with ``fill`` (:mod:`edgeguard.defenses.masking`).
+    """
+
+    WHERE = "masking"
+    output: str = "mask_logits"
+    patch: float
+    face: float
+    patch_px: int
+    mask_px: int
+    stride_px: int
+    per_axis: tuple[int, int]
+    masks: int
+    count: int
+    fill: float
+
+    def check(self) -> None:
+        if not self.output:
+            raise self.fail("output", "expected a non-empty output name")
+        if not 0.0 < self.patch < 1.0:
+            raise self.fail("patch", f"expected a fraction 0 < patch < 1, got {self.patch!r}")
+        if not 0.0 < self.face <= 1.0:
+            raise self.fail("face", f"expected a fraction 0 < face <= 1, got {self.face!r}")
+        if not 1 <= self.patch_px <= self.mask_px or self.stride_px < 1:
+            raise self.fail("mask_px", "expected 1 <= patch_px <= mask_px and stride_px >= 1")
+        if self.mask_px != self.patch_px + self.stride_px - 1:
+            raise self.fail("mask_px", "expected patch_px + stride_px - 1 (an R-covering mask set)")
+        if min(self.per_axis) < 1 or self.count != self.per_axis[0] * self.per_axis[1]:
+            raise self.fail("count", f"expected per_axis[0] * per_axis[1], got {self.count}")
+        _fraction(type(self), "fill", self.fill)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PrecisionParity(Part):
     """How an FP16/INT8 graph compared with the FP32 one at export (``exporter.precision``)."""
 
@@ -286,6 +324,7 @@ class Manifest(Part):
     defenses: tuple[str, ...] = ()
     host_stages: tuple[str, ...] = ()
     detector: Detector | None = None
+    masking: Masking | None = None
     precision: Precision = field(default_factory=Precision)
     opset: int = 17
     provenance: Provenance = field(default_factory=Provenance)
@@ -305,6 +344,10 @@ class Manifest(Part):
         _strings(type(self), "host_stages", self.host_stages)
         if self.detector is not None and self.detector.output not in self.outputs:
             raise self.fail("detector.output", f"{self.detector.output[:60]!r} is not one of the outputs")
+        if self.masking is not None and self.masking.output not in self.outputs:
+            raise self.fail("masking.output", f"{self.masking.output[:60]!r} is not one of the outputs")
+        if self.masking is not None and self.masking.per_axis[0] > self.input.size[0]:
+            raise self.fail("masking.per_axis", "more masks than pixel rows")
         if not MIN_OPSET <= self.opset <= MAX_OPSET:
             raise self.fail("opset", f"expected an integer opset {MIN_OPSET}..{MAX_OPSET}, got {self.opset}")
         if self.engine is not None:

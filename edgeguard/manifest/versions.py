@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ._fields import fail, show
 
 FORMAT = "edgeguard-manifest"
-VERSION = 4
+VERSION = 5
 OLDEST = 1
 
 # Version 1 keys beyond the typed core: what exporter/onnx.py, precision.py and tensorrt.py added.
@@ -84,7 +84,20 @@ def _v3_to_v4(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+def _v4_to_v5(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 → 5 (``edgeguard export --masking``): the ``masking`` part; no version-4 engine had
+    masked copies."""
+    out = dict(d)
+    out.setdefault("masking", None)
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+    4: _v4_to_v5,
+}
 
 
 def upgrade(data: Any) -> dict[str, Any]:
