@@ -172,6 +172,31 @@ def test_infer_never_imports_torch(shipped: Path, stop_png: Path) -> None:
 
 
 @pytest.mark.slow
+def test_bench_never_imports_torch(shipped: Path, tmp_path: Path) -> None:
+    """``edgeguard bench`` (a sweep and a --compare) measures an engine on the runtime install."""
+    out = tmp_path / "b.json"
+    for args in (["-e", str(shipped)], ["--compare", str(shipped), str(shipped)]):
+        r, loaded, err = runtime_cli(
+            "bench",
+            *args,
+            "--batch",
+            "1",
+            "--iters",
+            "3",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+            "--json",
+            str(out),
+        )
+        assert r.returncode == 0 and loaded == [], err
+        data = json.loads(out.read_text())
+        stages = data["runs"][0]["stages_ms"] if "runs" in data else data["compare"]["stages"]
+        assert {"preprocess", "engine", "decision", "total"} <= set(stages)
+
+
+@pytest.mark.slow
 def test_torch_stages_and_commands_name_their_extra(shipped: Path, stop_png: Path, tmp_path: Path) -> None:
     r, loaded, err = runtime_cli("infer", "-e", str(shipped), str(stop_png), "--stage", "tvm")
     assert (r.returncode, err, loaded) == (2, TVM_LINE, [])

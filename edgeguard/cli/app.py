@@ -43,6 +43,7 @@ _COMMANDS = [
     "calib",
     "eval",
     "triton",
+    "bench",
 ]
 
 

@@ -74,7 +74,14 @@ def summarise(samples: Sequence[Mapping[str, float]]) -> dict[str, dict[str, flo
     return out
 
 
-def _time(pipeline: Pipeline, frames: list, batch: int, warmup: int, runs: int) -> list[dict[str, float]]:
+def time_calls(
+    pipeline: Pipeline, frames: Sequence, batch: int, warmup: int, runs: int
+) -> list[dict[str, float]]:
+    """Per-call ``timing_ms`` dicts of ``runs`` calls at ``batch`` after ``warmup`` discarded calls.
+
+    Each call takes the next ``batch`` frames, cycling through ``frames``; the one way every
+    latency figure (``eval``'s report, ``edgeguard bench``) is measured.
+    """
     samples = []
     for i in range(warmup + runs):
         start = (i * batch) % len(frames)
@@ -110,9 +117,9 @@ def measure_latency(
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"latency: {name} = {value!r}; expected an integer >= {low}")
     frames = as_frames(images, pipeline.color)
-    out: dict[str, Any] = summarise(_time(pipeline, frames, 1, warmup, runs))
+    out: dict[str, Any] = summarise(time_calls(pipeline, frames, 1, warmup, runs))
     if batch:
-        per_batch = summarise(_time(pipeline, frames, batch, max(1, warmup // batch), runs))
+        per_batch = summarise(time_calls(pipeline, frames, batch, max(1, warmup // batch), runs))
         scaled = {k: {q: v / batch for q, v in s.items()} for k, s in per_batch.items()}
         out["batch"] = {"size": batch, **scaled}
     out["runs"] = runs
@@ -150,4 +157,12 @@ def total_ms(latency: Mapping[str, Any] | None) -> float:
     return float(total["p50"]) if total else float("nan")
 
 
-__all__ = ["as_frames", "latency_stages", "measure_latency", "stage_sort", "summarise", "total_ms"]
+__all__ = [
+    "as_frames",
+    "latency_stages",
+    "measure_latency",
+    "stage_sort",
+    "summarise",
+    "time_calls",
+    "total_ms",
+]
