@@ -65,6 +65,7 @@ def _grid(ctx: typer.Context, opts: dict[str, Any]) -> Any:
             raise ConfigError(f"--{key} {opts[key]}: must be at least {lo}")
     if not 0 < opts["detector_fpr"] < 1:
         raise ConfigError(f"--detector-fpr {opts['detector_fpr']}: expected a fraction in (0, 1)")
+    certify = _certify(ctx, opts)
     if opts["grid"] is not None:
         clash = [f"--{k}" for k in ("model", "defense", "stage", "detector", "attack") if _given(ctx, k)]
         if clash:
@@ -76,6 +77,8 @@ def _grid(ctx: typer.Context, opts: dict[str, Any]) -> Any:
             over["eps"] = eps
         if _given(ctx, "detector_fpr"):
             over["detector_fpr"] = opts["detector_fpr"]
+        if certify is not None:
+            over["certify"] = certify
         return load_grid(opts["grid"], **over)
     if opts["model"] is None:
         raise ConfigError("eval: give --model signs|ENGINE.onnx (with --attack …) or --grid FILE")
@@ -102,9 +105,27 @@ def _grid(ctx: typer.Context, opts: dict[str, Any]) -> Any:
         eot=opts["eot"],
         eps=eps,
         detector_fpr=opts["detector_fpr"],
+        certify=certify,
         configs=(config,),
         attacks=tuple(plans),
     )
+
+
+def _certify(ctx: typer.Context, opts: dict[str, Any]) -> float | None:
+    """``--certify [--patch P]`` → the patch fraction (``None`` without --certify)."""
+    from ..certify import mask_set
+    from ..eval.grid import check_patch
+
+    if not opts["certify"]:
+        if _given(ctx, "patch"):
+            raise ConfigError("--patch needs --certify (e.g. --certify --patch 0.25)")
+        return None
+    try:
+        patch = check_patch(opts["patch"])
+    except ValueError as err:
+        raise ConfigError(f"--patch: {err}") from None
+    mask_set(patch, (64, 64))  # the sign models' input: a mask set larger than the image fails now
+    return patch
 
 
 def _config_object(config: dict[str, Any]) -> None:
@@ -183,6 +204,17 @@ def eval_cmd(
     threads: int = typer.Option(1, "--threads", help="torch and onnxruntime threads per worker."),
     detector_fpr: float = typer.Option(0.05, "--detector-fpr", help="False-positive rate τ is set for."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    certify: bool = typer.Option(
+        False,
+        "--certify",
+        help="Also measure certified accuracy against one square sticker of side --patch (PatchCleanser "
+        "double masking: every two-mask prediction correct). See README 'Certified masking'.",
+    ),
+    patch: float = typer.Option(
+        0.25,
+        "--patch",
+        help="--certify: the sticker's side as a fraction of the sign face's (0 < patch < 1).",
+    ),
 ) -> None:
     """Attack a deployed configuration naively and adaptively, and report robust accuracy vs latency.
 

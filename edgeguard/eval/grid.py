@@ -109,6 +109,7 @@ class Grid:
     eot: int = 20
     eps: tuple[float, ...] = ()
     detector_fpr: float = 0.05
+    certify: float | None = None  # sticker side / sign face: certified accuracy per config (masking)
     configs: tuple[Mapping[str, Any], ...] = ()
     attacks: tuple[AttackPlan, ...] = ()
     path: Path | None = None
@@ -125,6 +126,16 @@ class Grid:
 
 
 # -- value checks ------------------------------------------------------------------------------------
+
+
+def check_patch(value: Any) -> float:
+    """``certify``/``--patch``: the sticker's side as a fraction of the sign face, 0 < patch < 1."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 < float(value) < 1.0
+    if not ok:
+        raise ValueError(
+            f"expected the sticker side as a fraction of the sign face, 0 < patch < 1, got {value!r}"
+        )
+    return float(value)
 
 
 def parse_eps(value: Any) -> float:
@@ -198,6 +209,7 @@ _EVAL: dict[str, Callable[[Any], Any]] = {
     "eot": _int(1, 1000),
     "eps": parse_eps_list,
     "detector_fpr": _fpr,
+    "certify": check_patch,
 }
 _CONFIG: dict[str, Callable[[Any], Any]] = {
     "name": _string,

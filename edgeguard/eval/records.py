@@ -7,7 +7,9 @@ scenarios, the seed experiments and the benchmarks all read these dicts (DESIGN1
     {"format": "edgeguard-eval", "version": 1, "created": "…Z", "command": [...], "versions": {...},
      "data": {"spec": "signs", "n": 500, "sha256": "…"}, "seed": 0,
      "configs": [{"name", "model", "defenses", "stages", "detector", "clean_accuracy", "clean_ci",
-                  "latency_ms", "detector", "white_box", "notes"}],
+                  "latency_ms", "detector", "white_box", "notes",
+                  (--certify:) "certified_accuracy", "certified_ci", "certified_patch",
+                  "certified_masks"}],
      "records": [...], "sanity": [{"check", "config", "attack", "passed", "detail"}]}
 
 Every accuracy carries a 95 % Wilson score interval (Wilson 1927; Brown, Cai & DasGupta 2001 show it

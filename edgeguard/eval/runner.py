@@ -168,6 +168,14 @@ class Workspace:
             "notes": list(atk.notes),
             "data": data.describe(),
         }
+        if self.grid.certify is not None:  # PatchCleanser's certified accuracy (eval/certified.py)
+            from ..certify import mask_set
+            from .certified import certified_correct
+
+            ok = certified_correct(pipe, data.x.numpy(), data.y.numpy(), self.grid.certify)
+            summary["certified_patch"] = self.grid.certify
+            summary["certified_masks"] = mask_set(self.grid.certify, tuple(pipe.size)).count
+            summary["certified_accuracy"], summary["certified_ci"] = accuracy(ok)
         return target, data, summary
 
 
