@@ -149,17 +149,24 @@ def _own_eot(plan: AttackPlan) -> str | None:
     return next((k for k in ("eot_iter", "eot") if k in names), None)
 
 
-def build_attack(plan: AttackPlan, eps: float | None, *, random: bool, eot: int) -> tuple[Any, bool]:
+def build_attack(
+    plan: AttackPlan, eps: float | None, *, random: bool, eot: int, tau: float | None = None
+) -> tuple[Any, bool]:
     """The attack for one mode; ``(attack, wraps)``: whether the model must be wrapped in :class:`EOT`.
 
     For a random configuration an attack with its own EOT parameter gets ``eot`` draws, AutoAttack
     gets its ``rand`` version (APGD-CE/-DLR with EOT, Croce & Hein ICML'20), others get an EOT model.
+    A detector-aware attack (``needs_score``) that was not given ``tau`` gets the deployed detector's
+    threshold ``tau``: He et al.'s adaptive attack must know the τ it has to stay under.
     """
     from ..registry import ATTACKS
 
     params = dict(plan.params)
     if eps is not None:
         params["eps"] = eps
+    takes_tau = "tau" in {p.name for p in ATTACKS.get(plan.name).params}
+    if plan.needs_score and tau is not None and "tau" not in params and takes_tau:
+        params["tau"] = tau
     if not random or eot <= 1:
         return ATTACKS.create(plan.name, **params), False
     names = {p.name for p in ATTACKS.get(plan.name).params}
@@ -247,7 +254,9 @@ def run_cell(
             continue
         random = mode == "adaptive" and bool(target.attackable.random)
         draws = cell.eot if random else 1
-        attack, wraps = build_attack(plan, cell.eps, random=random, eot=draws)
+        det = target.pipeline.manifest.detector
+        tau = float(det.threshold) if det is not None else None
+        attack, wraps = build_attack(plan, cell.eps, random=random, eot=draws, tau=tau)
         model = _attack_model(target, plan, mode, wraps, draws)
         if model is None:
             out["skipped"][mode] = "no white-box copy of this pipeline (query attacks only)"

@@ -114,3 +114,20 @@ def test_measured_detector_from_cell_scores() -> None:
     assert det["auc"] == auc(clean, adaptive) and det["auc_naive"] == auc(clean, naive)
     assert det["auc"] < det["auc_naive"] and det["clean_flagged"] == 0.25 and det["tau"] == 0.3
     assert det["roc"]["mode"] == "adaptive" and det["roc"]["fpr"][0] == 0.0 and det["roc"]["tpr"][-1] == 1.0
+
+
+def test_detector_aware_attack_gets_the_deployed_tau() -> None:
+    """pgd-detector must stay under the τ of the engine it attacks (He et al.); an explicit tau wins."""
+    from edgeguard.eval.grid import plan_attack
+    from edgeguard.eval.robustness import build_attack
+
+    plan = plan_attack("pgd-detector:steps=2", (8 / 255,), n=4, seed=0, eot=1)
+    attack, _ = build_attack(plan, 8 / 255, random=False, eot=1, tau=0.354)
+    assert attack.tau == pytest.approx(0.354)
+    given = plan_attack("pgd-detector:steps=2,tau=0.1", (8 / 255,), n=4, seed=0, eot=1)
+    assert build_attack(given, 8 / 255, random=False, eot=1, tau=0.354)[0].tau == pytest.approx(0.1)
+    plain = plan_attack("pgd:steps=2", (8 / 255,), n=4, seed=0, eot=1)
+    assert (
+        build_attack(plain, 8 / 255, random=False, eot=1, tau=0.354)[0]
+        == build_attack(plain, 8 / 255, random=False, eot=1)[0]
+    )
