@@ -35,6 +35,7 @@ _COMMANDS = [
     "infer",
     "defenses",
     "attacks",
+    "attack",
     "models",
     "camera",
     "demo",
