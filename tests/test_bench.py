@@ -237,3 +237,23 @@ def test_plot_without_matplotlib_names_the_eval_extra(
     assert (
         not list(tmp_path.iterdir()) and "images/s" not in capsys.readouterr().out
     )  # checked before running
+
+
+def test_batch_range_follows_a_fixed_axis_or_a_tensorrt_profile() -> None:
+    from types import SimpleNamespace as NS
+
+    from edgeguard.engines.base import TensorSpec
+    from edgeguard.errors import ConfigError
+
+    def pipe(batch: int | None, profile: tuple[int, int] | None) -> NS:
+        trt = NS(profile=NS(min=profile[0], max=profile[1])) if profile else None
+        spec = TensorSpec("input", np.dtype(np.float32), (batch, 3, 64, 64))
+        return NS(engine=NS(inputs=[spec]), manifest=NS(tensorrt=trt), size=(64, 64))
+
+    assert bench.batch_range(pipe(4, None)) == (4, 4)
+    assert bench.check_batches(pipe(4, None), None, "e") == [4]  # the default follows the engine
+    assert bench.batch_range(pipe(None, (2, 16))) == (2, 16)
+    assert bench.check_batches(pipe(None, (2, 16)), None, "e") == [8]
+    assert bench.check_batches(pipe(None, None), None, "e") == [1, 8]
+    with pytest.raises(ConfigError, match=r"--batch 32: engine e.plan accepts batch 2\.\.16"):
+        bench.check_batches(pipe(None, (2, 16)), [2, 32], "e.plan")

@@ -197,7 +197,7 @@ def _compare(
 
     a, b = open_pipe(names[0]), open_pipe(names[1])
     same_input(a, b, names)
-    batch = lib.check_batches(a, batches, names[0])[0] if batches else 1
+    batch = lib.check_batches(a, batches, names[0])[0]  # default: 1, or the engine's only batch
     lib.check_batches(b, [batch], names[1])
     shape = lib.check_sizes(a, sizes, names[0])[0]
     lib.check_sizes(b, sizes, names[1])

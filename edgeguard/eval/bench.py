@@ -204,8 +204,12 @@ def cpu_model() -> str:
 
 def machine(pipeline: Pipeline | None = None) -> dict[str, Any]:
     """Device, CPU model, cores, OS and Python of this machine (the bench header and JSON)."""
+    device = str(getattr(pipeline.engine, "provider", "") or "unknown") if pipeline else "unknown"
+    trt = getattr(pipeline.manifest, "tensorrt", None) if pipeline else None
+    if trt is not None:  # a plan runs only on the GPU it was built for: name it
+        device = f"{device} on {trt.device.name} (sm {trt.device.compute_capability})"
     out: dict[str, Any] = {
-        "device": str(getattr(pipeline.engine, "provider", "") or "unknown") if pipeline else "unknown",
+        "device": device,
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
