@@ -7,7 +7,7 @@ accuracy of the bare engine and of the double-masking label, the certified fract
 two-mask predictions are "stop": PatchCleanser's certification condition), how often the second
 round ran, and the latency of one frame (batch 1, onnxruntime CPU, 1 thread) of the bare engine vs
 the masking engine's first round (one call) vs the full certified decision. Writes
-``benchmarks/results/masking.json``.
+``benchmarks/results/masking.json`` (one entry per patch size).
 
     python benchmarks/masking.py [N] [PATCH]
 """
@@ -74,7 +74,10 @@ def main(n: int = 100, patch: float = 0.25) -> dict:
         "machine": "2 shared CPU cores (onnxruntime CPU, 1 thread)",
     }
     OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(out, indent=2) + "\n")
+    kept = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    kept = kept if "n" not in kept else {str(kept["patch"]): kept}  # the first layout: one patch
+    kept[str(patch)] = out  # one entry per patch size measured
+    OUT.write_text(json.dumps(kept, indent=2) + "\n")
     return out
 
 

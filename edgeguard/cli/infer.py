@@ -64,7 +64,8 @@ def infer_cmd(
     Labels and file names longer than 80 characters are shortened with … in the table (not in --json).
     Detection prints one line per box (label, score, x1,y1,x2,y2 in image pixels); --json gives
     {"path", "boxes": [{"xyxy", "score", "label", "index"}], "counts", "dropped", "adv_score",
-    "flagged", "timing_ms"}.
+    "flagged", "timing_ms"}. An engine exported with --masking adds "certified" and "masking"
+    ({"label", "index", "case", "second_round", "patch"}: PatchCleanser double masking).
     """
     from ..pipeline import load
     from ..preprocess import parse_crop
@@ -117,6 +118,13 @@ def infer_cmd(
                 if "adv_score" in r.decision:
                     flag = "[red]FLAGGED[/]" if r.decision["flagged"] else "ok"
                     console.print(f"    adversarial score {r.decision['adv_score']:.4f} {flag}")
+                if "masking" in r.decision:  # an engine exported with --masking
+                    k, cert = r.decision["masking"], r.decision["certified"]
+                    word = "certified" if cert else ("NOT certified" if cert is False else "not checked")
+                    console.print(
+                        f"    double masking: {safe(k['label'])} ({k['case']}), {word} against one "
+                        f"sticker of {k['patch']} of the face"
+                    )
                 if r.escalation:
                     console.print(
                         f"    escalated via {safe(r.escalation['stage'])}: first said "

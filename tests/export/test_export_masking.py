@@ -126,3 +126,27 @@ def test_bad_masking_options_are_one_line_exit_2(cli, tmp_path: Path, args, matc
     r = cli("export", "signs", *args, "--out", str(tmp_path / "x.onnx"))
     assert r.returncode == 2 and match in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_infer_json_and_text_carry_the_certificate(masked, tmp_path: Path, capsys):
+    import json
+
+    import cv2
+
+    from edgeguard.cli.app import main
+    from edgeguard.data.render import render_scene
+
+    img = tmp_path / "stop.png"
+    cv2.imwrite(str(img), render_scene("stop", (2, 5))[:, :, ::-1])
+    for extra in (["--json"], []):
+        with pytest.raises(SystemExit) as done:
+            main(["infer", "-e", str(masked.path), str(img), *extra])
+        assert done.value.code in (0, None)
+        text = capsys.readouterr().out
+        if extra:
+            d = json.loads(text.splitlines()[0])
+            assert isinstance(d["certified"], bool) and d["masking"]["patch"] == 0.25
+            assert d["masking"]["label"] in masked.manifest.labels
+        else:
+            assert "double masking:" in text and "sticker of 0.25 of the face" in text
