@@ -55,6 +55,11 @@ def rp2_cmd(
     ),
     views: int = typer.Option(200, "--views", help="Fresh viewing conditions the sticker is measured on."),
     seed: int = typer.Option(0, "--seed", help="Seeds every random draw (same seed, same sticker)."),
+    masking: float | None = typer.Option(
+        None,
+        "--masking",
+        help="Attack certified masking with this patch side (its mask set); engines: from the manifest.",
+    ),
 ) -> None:
     """Optimise a black-and-white sticker on the stop sign (RP2, Eykholt et al. CVPR'18) that makes
     the deployed model misread it across viewing conditions; write it with a JSON record."""
@@ -80,7 +85,8 @@ def rp2_cmd(
         stages=tuple(stage),
         detector=detector,
     )
-    sticker_run.check_plan(config, target=target, mask=mask)
+    _, side, _, _ = sticker_run.check_plan(config, target=target, mask=mask)
+    sticker_run.mask_set_for(config, masking, side)
     meta_path, preview_path = sidecars(out)
     group = OutputGroup(
         [out, meta_path, preview_path], what=["--out", "--out (.json)", "--out (.stickered.png)"]
@@ -96,6 +102,7 @@ def rp2_cmd(
             query=query,
             views=views,
             seed=seed,
+            masking=masking,
         )
     with group:
         ok1, png = cv2.imencode(".png", cv2.cvtColor(result.rgba, cv2.COLOR_RGBA2BGRA))

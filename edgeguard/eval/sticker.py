@@ -101,9 +101,14 @@ def run(
     query: int = 0,
     views: int = 200,
     seed: int = 0,
+    masking: float | None = None,
     workdir: str | None = None,
 ) -> StickerResult:
     """Optimise a sticker on the stop sign for ``config`` and measure it.
+
+    ``masking``: the certified-masking defense's patch side (fraction of the face); the gradient
+    attack then knows its mask set (:class:`~.masking_vote.MaskVote`). For an engine exported with
+    ``--masking`` the mask set comes from its manifest.
 
     Raises:
         ConfigError: bad parameters (checked before any optimisation).
@@ -117,6 +122,7 @@ def run(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"attack rp2: --seed must be a whole number >= 0, got {seed!r}")
     labels, side, t, y_idx = check_plan(config, target=target, mask=mask)
+    masks = mask_set_for(config, masking, side)  # validates the patch size before anything runs
     if query:
         if mask == "l1":
             raise ConfigError("attack rp2: the query search needs a fixed mask (bars, square or rectangles)")
@@ -144,7 +150,15 @@ def run(
             raise ConfigError(f"attack rp2: {config.name} has no white-box copy; use --query N")
         model = made.joint if made.joint is not None else made.full
         notes += made.notes
-        if made.joint is not None:
+        masks = mask_set_for(config, masking, side)
+        if masks is not None:
+            from .masking_vote import MaskVote
+
+            model = MaskVote(made.full, masks).eval()
+            notes.append(
+                f"masking-aware: mean log-probability over the frame and {masks.count} masked copies"
+            )
+        if made.joint is not None and masks is None:
             tau = _detector_tau(config, workdir)
             attack = replace(attack, tau=tau)
         found = attack.optimise(model, face, y, alpha=alpha, size=side, generator=_gen(seed))
@@ -168,11 +182,29 @@ def run(
         "face_px": int(face.shape[-1]),
         "input_px": side,
         "seed": seed,
+        "masking": None if masks is None else masks.as_dict(),
         "conditions": {k: v for k, v in Conditions().__dict__.items()},
         "measured": {**measured, "views": views, "on": measured_on, "detector_tau": tau},
         "notes": notes,
     }
     return StickerResult(rgba=rgba, stickered=stickered, meta=meta)
+
+
+def mask_set_for(config: Config, masking: float | None, side: int) -> Any:
+    """The certified-masking mask set the attack must survive: the engine's own (manifest), or one
+    for ``masking`` (patch side) at the model's input size; ``None`` without masking."""
+    from .. import certify
+
+    if config.is_engine:
+        from ..engines.onnxruntime import read_onnx_manifest
+
+        m = read_onnx_manifest(config.model)
+        own = certify.mask_set_of(m) if m is not None else None
+        if own is not None:
+            return own
+    if masking is None:
+        return None
+    return certify.mask_set(masking, (side, side))
 
 
 def _gen(seed: int) -> torch.Generator:

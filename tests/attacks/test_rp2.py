@@ -200,3 +200,21 @@ def test_l1_mask_covers_a_sixth_of_the_face_in_grid_cells() -> None:
     assert int(found.mask.sum()) == len(found.rects) * 4  # distinct 2 × 2-pixel cells
     adv = found.apply(x)
     assert torch.equal(adv[:, :, found.mask[0, 0] == 0], x[:, :, found.mask[0, 0] == 0])
+
+
+def test_mask_vote_is_the_mean_log_probability_over_the_masked_copies() -> None:
+    from edgeguard import certify
+    from edgeguard.eval.masking_vote import MaskVote
+
+    model = trained_model()
+    masks = certify.mask_set(0.25, (8, 8))
+    x, _ = data(3, 6)
+    vote = MaskVote(model, masks)
+    keep = torch.from_numpy(masks.keep())
+    ref = [F.log_softmax(model(x), 1)]
+    for i in range(masks.count):
+        copy = torch.from_numpy(certify.apply(x.numpy(), masks, i))
+        assert torch.allclose(copy, x * keep[i] + masks.fill * (1 - keep[i]))
+        ref.append(F.log_softmax(model(copy), 1))
+    with torch.no_grad():
+        assert torch.allclose(vote(x), torch.stack(ref).mean(0), atol=1e-6)

@@ -34,6 +34,7 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
         (["--eot", "0"], "--eot must be >= 1"),
         (["--colours", "rainbow"], "colours must be one of bw, palette"),
         (["--defense", "bits:9"], "bit depth"),
+        (["--masking", "1.5"], "0 < patch < 1"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_output(
