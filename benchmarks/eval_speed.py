@@ -39,8 +39,9 @@ def _load() -> float:
 
 def measure(spec: str, n: int, threads: int) -> dict[str, Any]:
     """Run one cell (naive + adaptive) in a fresh output folder; wall times and robust accuracies."""
+    from edgeguard.eval.cells import plan_cells
     from edgeguard.eval.grid import parse_grid
-    from edgeguard.eval.runner import Workspace, execute, plan_cells
+    from edgeguard.eval.runner import Workspace, execute
 
     grid = parse_grid({"eval": {"n": n, "eps": ["8/255"]}, "config": [CONFIG], "attack": [{"spec": spec}]})
     (cell,) = plan_cells(grid, sanity_cells=False)

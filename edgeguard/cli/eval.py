@@ -50,7 +50,9 @@ def _given(ctx: typer.Context, name: str) -> bool:
 def _grid(ctx: typer.Context, opts: dict[str, Any]) -> Any:
     """The checked grid: from ``--grid`` (command-line n/eps/data/seed/eot override its [eval]) or
     from the single-configuration options."""
-    from ..eval.grid import Grid, check_config, check_data_spec, parse_eps_list, plan_attack
+    from ..eval.grid import Grid
+    from ..eval.plan import plan_attack
+    from ..eval.values import check_config, check_data_spec, parse_eps_list
 
     try:
         eps = parse_eps_list(opts["eps"])
@@ -114,7 +116,7 @@ def _grid(ctx: typer.Context, opts: dict[str, Any]) -> Any:
 def _certify(ctx: typer.Context, opts: dict[str, Any]) -> float | None:
     """``--certify [--patch P]`` → the patch fraction (``None`` without --certify)."""
     from ..certify import mask_set
-    from ..eval.grid import check_patch
+    from ..eval.values import check_patch
 
     if not opts["certify"]:
         if _given(ctx, "patch"):

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .grid import check_data_spec
+from .values import check_data_spec
 
 
 @dataclass(frozen=True)

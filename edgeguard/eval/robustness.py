@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..attacks import perturbation
-from .grid import AttackPlan, Cell
+from .plan import AttackPlan, Cell
 from .records import accuracy, validate_record
 
 SCORE_BATCH = 256

@@ -7,9 +7,8 @@ configuration's deployed-pipeline summary (clean accuracy, latency, detector, no
 ``OUT/configs/<key>.json`` the same way. ``executor="ray"`` (or ``"ray://HOST:PORT"``) runs cells as
 Ray tasks (the ``ray`` extra; Ray does the scheduling — no home-made job queue).
 
-The runner adds the few cheap cells the sanity checks need (Carlini et al. 2019; :mod:`.sanity`):
-a large-ε cell and a doubled-steps cell per configuration, and a random-noise baseline per ε; their
-records carry ``extra`` (why they were added) and stay out of the worst case.
+The runner adds the few cheap cells the sanity checks need (:mod:`.cells`); their records carry
+``extra`` (why they were added) and stay out of the worst case.
 """
 
 from __future__ import annotations
@@ -22,79 +21,16 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..extras import MissingExtraError, available
-from .grid import AttackPlan, Cell, Grid, plan_attack
+from .cells import plan_cells
+from .grid import Grid
+from .plan import Cell
+from .progress import progress_bar
 from .records import accuracy, results, write_json
 
-LARGE_EPS = {"linf": 0.5, "l2": 20.0}  # far beyond any perceptibility bound: accuracy must reach ~0
-EXTRA_N = 100  # examples in the cells added for the sanity checks
-CHEAP = ("pgd", "bim", "pgd-l2")  # iterative attacks the sanity cells may reuse (AutoAttack is not cheap)
 FIT_N = 200  # fitting-set size for universal attacks
 LATENCY_WARMUP, LATENCY_RUNS = 5, 30  # batch-1 calls per configuration (p50/p95 per stage)
 # (workspace, config dict) -> (Target, EvalData, summary); tests swap in a fake pipeline
 Prepare = Callable[["Workspace", dict[str, Any]], tuple[Any, Any, dict[str, Any]]]
-
-
-# -- planning ---------------------------------------------------------------------------------------------
-
-
-def plan_cells(grid: Grid, *, sanity_cells: bool = True) -> list[Cell]:
-    """The grid's cells, then the extra cells the sanity checks need (see the module docstring).
-
-    Cheap attacks serve the checks where the grid has them (PGD, BIM); when the grid has only costly
-    ones (AutoAttack), a PGD-10 / PGD-20 pair and an FGSM cell at the largest L∞ ε are added, on at
-    most :data:`EXTRA_N` examples.
-    """
-    from .robustness import noise_plan
-
-    cells = grid.cells()
-    if not sanity_cells:
-        return cells
-    bounded = [a for a in grid.attacks if not a.minimal and a.eps and a.kind == "white-box"]
-    cheap = [a for a in bounded if a.name in CHEAP]
-    extra: list[Cell] = []
-    specs = {a.spec for a in grid.attacks}
-    n = min(grid.n, EXTRA_N)
-    linf = sorted({e for a in bounded if a.norm == "linf" for e in a.eps})
-    added: list[tuple[AttackPlan, str]] = []
-    if not cheap and linf:  # only costly attacks in the grid: a cheap iterative pair and a single step
-        single = any(a.name == "fgsm" or dict(a.params).get("steps") == 1 for a in bounded)
-        for spec in ("pgd:steps=10", "pgd:steps=20", *(() if single else ("fgsm",))):
-            plan = plan_attack(spec, (linf[-1],), n=n, seed=grid.seed, eot=grid.eot)
-            added.append((plan, "single-step" if spec == "fgsm" else "doubled-steps"))
-    elif cheap:
-        doubled = next(((a, d) for a in cheap if (d := _doubled(a)) is not None), None)
-        if doubled is not None and doubled[1].spec not in specs:
-            added.append((doubled[1], "doubled-steps"))
-    for cfg in grid.configs:
-        big = (cheap or [p for p, _ in added if p.name == "pgd"][-1:] or bounded or [None])[0]
-        if big is not None and big.norm in LARGE_EPS:
-            extra.append(Cell(cfg, big, LARGE_EPS[big.norm], min(big.n, n), big.seed, big.eot, "large-eps"))
-        for plan, why in added:
-            extra.append(Cell(cfg, plan, max(plan.eps), plan.n, plan.seed, plan.eot, why))
-        for norm in sorted({a.norm for a in bounded if a.norm in LARGE_EPS}):
-            eps = sorted({e for a in bounded if a.norm == norm for e in a.eps})
-            plan = noise_plan(norm, grid.n, grid.seed)
-            extra += [Cell(cfg, plan, e, grid.n, grid.seed, 1, "random-noise") for e in eps]
-    return cells + extra
-
-
-def _doubled(plan: AttackPlan) -> AttackPlan | None:
-    from ..registry import ATTACKS
-
-    params = dict(plan.params)
-    entry = ATTACKS.get(plan.name)
-    default = next((p.default for p in entry.params if p.name == "steps"), None)
-    steps = params.get("steps", default)
-    if not isinstance(steps, int) or isinstance(steps, bool):
-        return None
-    params["steps"] = 2 * steps
-    from ..spec import format_spec
-
-    spec = format_spec(plan.name, dict(sorted(params.items())))
-    try:
-        return plan_attack(spec, plan.eps, n=plan.n, seed=plan.seed, eot=plan.eot)
-    except ConfigError:
-        return None
 
 
 # -- the work of one process -----------------------------------------------------------------------------
@@ -339,7 +275,7 @@ def run_grid(
         if on_cell is not None:
             on_cell(result)
 
-    with _progress(len(cells), len(done), progress) as advance:
+    with progress_bar(len(cells), len(done), progress) as advance:
         if executor == "local":
             ws = Workspace(grid, work, threads, prepare)
             for c in todo:
@@ -412,44 +348,6 @@ def _run_ray(
             ray.shutdown()
 
 
-class _progress:
-    """A rich progress bar with ETA over cells (on stderr); a no-op when ``show`` is false."""
-
-    def __init__(self, total: int, done: int, show: bool) -> None:
-        self.total, self.done, self.show = total, done, show and total > 0
-        self._bar: Any = None
-
-    def __enter__(self) -> Callable[[Cell], None]:
-        if not self.show:
-            return lambda cell: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._bar.start()
-        task = self._bar.add_task("cells", total=self.total, completed=self.done)
-
-        def advance(cell: Cell) -> None:
-            eps = "min" if cell.eps is None else f"{cell.eps:.4g}"
-            self._bar.update(
-                task, advance=1, description=f"{cell.config['name'][:30]} {cell.attack.name} ε={eps}"
-            )
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-
 # -- the worst case ---------------------------------------------------------------------------------------
 
 
@@ -511,4 +409,4 @@ def worst_records(
     return out
 
 
-__all__ = ["Workspace", "check_executor", "execute", "plan_cells", "run_grid", "worst_records"]
+__all__ = ["Workspace", "check_executor", "execute", "run_grid", "worst_records"]

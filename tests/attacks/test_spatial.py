@@ -86,7 +86,7 @@ def test_spec_states_the_grid() -> None:
 
 def test_the_runner_runs_budget_free_attacks_once_per_cell() -> None:
     """norm="none": the grid's ε sweep does not apply (the spec's limits are the threat model)."""
-    from edgeguard.eval.grid import plan_attack
+    from edgeguard.eval.plan import plan_attack
 
     for spec in ("spatial:rotation=30", "query-patch:size=0.2,queries=50"):
         plan = plan_attack(spec, (8 / 255, 16 / 255), n=10, seed=0, eot=1)

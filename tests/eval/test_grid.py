@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from edgeguard.errors import ConfigError
-from edgeguard.eval.grid import load_grid, parse_eps, parse_eps_list
+from edgeguard.eval.grid import load_grid
+from edgeguard.eval.values import parse_eps, parse_eps_list
 
 GOOD = """\
 [eval]

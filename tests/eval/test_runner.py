@@ -8,8 +8,9 @@ import json
 import pytest
 
 from edgeguard.eval import records
+from edgeguard.eval.cells import plan_cells
 from edgeguard.eval.grid import parse_grid
-from edgeguard.eval.runner import plan_cells, run_grid, worst_records
+from edgeguard.eval.runner import run_grid, worst_records
 
 from .fake import prepare
 
@@ -118,7 +119,7 @@ def test_measured_detector_from_cell_scores() -> None:
 
 def test_detector_aware_attack_gets_the_deployed_tau() -> None:
     """pgd-detector must stay under the τ of the engine it attacks (He et al.); an explicit tau wins."""
-    from edgeguard.eval.grid import plan_attack
+    from edgeguard.eval.plan import plan_attack
     from edgeguard.eval.robustness import build_attack
 
     plan = plan_attack("pgd-detector:steps=2", (8 / 255,), n=4, seed=0, eot=1)
