@@ -19,11 +19,15 @@ Stage 2 (``topk=5``, warm-started with ``init``): with every candidate anchor a 
 person ends up with dozens of boxes scored ~0.5 that NMS at IoU 0.7 cannot merge (stage 1 alone: val
 AP@0.5 0.42, precision 6 % at conf 0.25). Keeping only each person's 5 best-localised anchors as
 positives, the rest negatives (the top-k step of task-aligned assignment, Feng et al. 2021, TOOD),
-teaches one peak per person. The shipped weights, reproducibly::
+teaches one peak per person. Stage 3 (``tal=10``, warm-started from stage 2) replaces both the
+geometric positives and the varifocal loss by task-aligned assignment with IoU-aware BCE targets
+(:mod:`edgeguard.persons_tal`). The shipped weights, reproducibly::
 
     python -m edgeguard.train_persons --out stage1.safetensors                  # 700 steps
     python -m edgeguard.train_persons --init stage1.safetensors --steps 200 --lr 5e-4 --warmup 10 \
-        --topk 5 --seed 1 --scene-offset 8400 --out persons.safetensors
+        --topk 5 --seed 1 --scene-offset 8400 --out stage2.safetensors
+    python -m edgeguard.train_persons --init stage2.safetensors --steps 160 --lr 5e-4 --warmup 10 \
+        --tal 10 --seed 2 --scene-offset 10800 --threads 2 --n-val 0 --out persons.safetensors
     python -m edgeguard.train_persons --eval                                     # the README numbers
 """
 
@@ -50,6 +54,7 @@ from .data.scene_sets import (
 from .data.scenes import render_surveillance
 from .eval.ap import average_precision
 from .models.persons import PersonDetector
+from .persons_tal import tal_loss
 
 LEVEL_RANGES = {8: (0.0, 96.0), 16: (64.0, 192.0), 32: (128.0, 1e9)}
 CENTRE_RADIUS = 2.5
@@ -74,6 +79,7 @@ class PersonTrainConfig:
     init: str | None = None  # warm start (stage 2 starts from stage 1's weights)
     topk: int = 0  # > 0: only each person's k best-localised anchors are class positives (stage 2)
     scene_offset: int = 0  # first training scene index (stage 2 sees scenes stage 1 never did)
+    tal: int = 0  # > 0: task-aligned assignment with this top-k and IoU-aware BCE targets (stage 3)
 
 
 def scene_cache(n: int, seed: int, cache: str | Path, workers: int = 1, size: int = 320) -> SceneSet:
@@ -140,9 +146,14 @@ def sample_batch(
 
 
 def assign(
-    points: torch.Tensor, strides: torch.Tensor, gt: torch.Tensor, flags: torch.Tensor
+    points: torch.Tensor,
+    strides: torch.Tensor,
+    gt: torch.Tensor,
+    flags: torch.Tensor,
+    with_cand: bool = False,
 ) -> tuple[torch.Tensor, ...]:
-    """Positive mask ``(B, N)``, the person each positive regresses ``(B, N)``, ignore mask ``(B, N)``."""
+    """Positive mask ``(B, N)``, the person each positive regresses ``(B, N)``, ignore mask ``(B, N)``
+    (and, ``with_cand``, the candidate matrix ``(B, N, K)`` that stage 3's assignment ranks)."""
     px, py = points[None, :, None, 0], points[None, :, None, 1]
     x1, y1, x2, y2 = (gt[:, None, :, i] for i in range(4))
     inside = (px > x1) & (px < x2) & (py > y1) & (py < y2)
@@ -171,7 +182,7 @@ def assign(
     fg = cand.any(2)
     idx = cost.argmin(2)
     ignore = (inside & (flags == -1)[:, None, :]).any(2) & ~fg
-    return fg, idx, ignore
+    return (fg, idx, ignore, cand) if with_cand else (fg, idx, ignore)
 
 
 def _giou(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -190,11 +201,15 @@ def _giou(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def detection_loss(
-    model: PersonDetector, x: torch.Tensor, gt: torch.Tensor, flags: torch.Tensor, topk: int = 0
+    model: PersonDetector, x: torch.Tensor, gt: torch.Tensor, flags: torch.Tensor, topk: int = 0, tal: int = 0
 ) -> tuple[torch.Tensor, dict]:
     d, logits, pts, strides = model.raw(x)
-    fg, idx, ignore = assign(pts, strides, gt, flags)
+    fg, idx, ignore, cand = assign(pts, strides, gt, flags, with_cand=True)
     pred = torch.cat([pts - d[..., :2], pts + d[..., 2:]], -1)
+    if tal > 0:  # stage 3: task-aligned top-k positives with IoU-aware soft targets (persons_tal.py)
+        cls_loss, box_loss, n = tal_loss(logits[..., 0], pred, gt, cand, ignore, _giou, tal)
+        loss = 0.5 * cls_loss + 7.5 * box_loss  # YOLOv8's class and box gains
+        return loss, {"cls": float(cls_loss.detach()), "box": float(box_loss.detach()), "fg": int(n)}
     tgt = torch.gather(gt, 1, idx[..., None].expand(-1, -1, 4))
     iou, giou = _giou(pred, tgt)
     n_fg = max(int(fg.sum()), 1)
@@ -220,27 +235,36 @@ def detection_loss(
 
 
 @torch.no_grad()
+def raw_outputs(model: torch.nn.Module, images: np.ndarray, batch: int = 16) -> np.ndarray:
+    """The model's ``(n, N, 5)`` rows (cx, cy, w, h, score) for uint8 RGB images."""
+    ys = []
+    for s in range(0, len(images), batch):
+        x = torch.from_numpy(np.ascontiguousarray(images[s : s + batch])).permute(0, 3, 1, 2)
+        ys.append(model(x.float().div_(255.0)).transpose(1, 2).numpy())
+    return np.concatenate(ys)
+
+
 def predict(
-    model: torch.nn.Module,
-    images: np.ndarray,
+    model: torch.nn.Module | None,
+    images: np.ndarray | None,
     conf: float = 0.001,
     iou: float = 0.7,
     max_det: int = 300,
     batch: int = 16,
+    raw: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(boxes xyxy, scores) per uint8 RGB image: confidence filter, then the host NMS of the
-    detection decision (:func:`edgeguard.nms.nms`, torchvision's rule)."""
+    """(boxes xyxy, scores) per uint8 RGB image (or per row of ``raw``, precomputed model outputs):
+    confidence filter, then the host NMS of the detection decision (:func:`edgeguard.nms.nms`,
+    torchvision's rule)."""
     from .nms import nms, xywh_to_xyxy
 
+    y = raw_outputs(model, images, batch) if raw is None else raw
     out = []
-    for s in range(0, len(images), batch):
-        x = torch.from_numpy(np.ascontiguousarray(images[s : s + batch])).permute(0, 3, 1, 2)
-        y = model(x.float().div_(255.0)).transpose(1, 2).numpy()  # (B, N, 5): cx, cy, w, h, score
-        for r in y:
-            r = r[r[:, 4] > conf]
-            xyxy = xywh_to_xyxy(r[:, :4])
-            k = nms(xyxy, r[:, 4], iou)[:max_det]
-            out.append((xyxy[k], r[k, 4]))
+    for r in y:
+        r = r[r[:, 4] > conf]
+        xyxy = xywh_to_xyxy(r[:, :4])
+        k = nms(xyxy, r[:, 4], iou)[:max_det]
+        out.append((xyxy[k], r[k, 4]))
     return out
 
 
@@ -249,11 +273,12 @@ def evaluate(
 ) -> dict[str, float]:
     """mAP@0.5 (one class: AP@0.5), recall/precision at ``conf``/``iou``, AP on people under 48 px."""
     model.eval()
-    dets = predict(model, data.images)
+    raw = raw_outputs(model, data.images)  # one forward pass serves both operating points
+    dets = predict(None, None, raw=raw)
     gts = [data.targets(i) for i in range(len(data))]
     ap = average_precision(dets, gts, 0.5)
     small = average_precision(dets, gts, 0.5, size=(0, 48))
-    thr = [(b[s >= conf], s[s >= conf]) for b, s in predict(model, data.images, conf=conf, iou=iou)]
+    thr = [(b[s >= conf], s[s >= conf]) for b, s in predict(None, None, conf=conf, iou=iou, raw=raw)]
     at = average_precision(thr, gts, 0.5)
     return {
         "map50": ap.ap,
@@ -288,7 +313,7 @@ def train_persons(cfg: PersonTrainConfig, log=print) -> dict:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     t0 = time.time()
-    val = scene_cache(cfg.n_val, PERSONS_VAL_SEED, cfg.cache, cfg.workers)
+    val = scene_cache(cfg.n_val, PERSONS_VAL_SEED, cfg.cache, cfg.workers) if cfg.n_val else None
     loader = torch.utils.data.DataLoader(
         _StepScenes(cfg),
         batch_size=None,
@@ -314,7 +339,7 @@ def train_persons(cfg: PersonTrainConfig, log=print) -> dict:
         for g in opt.param_groups:
             g["lr"] = lr
         x, gt, fl = sample_batch(scenes, step, cfg)
-        loss, parts = detection_loss(model, x, gt, fl, cfg.topk)
+        loss, parts = detection_loss(model, x, gt, fl, cfg.topk, cfg.tal)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -330,7 +355,7 @@ def train_persons(cfg: PersonTrainConfig, log=print) -> dict:
             history.append(rec)
             log(json.dumps(rec))
     train_s = time.time() - t_train
-    metrics = evaluate(model, val)
+    metrics = evaluate(model, val) if val is not None else {}  # --n-val 0: no validation pass
     log(f"val: {metrics}")
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -362,6 +387,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init", default=None, help="Warm-start weights (stage 2).")
     ap.add_argument("--topk", type=int, default=0, help="Class positives per person (0 = all candidates).")
     ap.add_argument("--scene-offset", type=int, default=0, help="First training scene index.")
+    ap.add_argument("--n-val", type=int, default=PersonTrainConfig.n_val, help="Validation scenes (0: none).")
+    ap.add_argument("--tal", type=int, default=0, help="Task-aligned top-k (stage 3; 0 = off).")
     ap.add_argument("--eval", action="store_true", help="Evaluate the shipped weights on the test scenes.")
     ap.add_argument("-n", type=int, default=500, help="Test scenes for --eval (base seed PERSONS_TEST_SEED).")
     a = ap.parse_args(argv)
@@ -386,6 +413,8 @@ def main(argv: list[str] | None = None) -> None:
             init=a.init,
             topk=a.topk,
             scene_offset=a.scene_offset,
+            tal=a.tal,
+            n_val=a.n_val,
         )
     )
 

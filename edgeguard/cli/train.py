@@ -128,10 +128,15 @@ def persons(
     init: Path = typer.Option(None, help="Warm-start weights (stage 2 starts from stage 1)."),
     topk: int = typer.Option(0, min=0, help="Class positives per person (0 = every candidate; stage 2: 5)."),
     scene_offset: int = typer.Option(0, "--scene-offset", min=0, help="First training scene index."),
+    tal: int = typer.Option(
+        0, min=0, help="Task-aligned top-k with IoU-aware BCE targets (0 = off; stage 3: 10)."
+    ),
+    n_val: int = typer.Option(300, "--n-val", min=0, help="Validation scenes scored at the end (0 = none)."),
 ) -> None:
     """Train the embedded person detector on rendered surveillance scenes. The shipped weights: the
     defaults (stage 1, 35 min on a shared 2-core machine), then --init STAGE1 --steps 200 --lr 5e-4
-    --warmup 10 --topk 5 --seed 1 --scene-offset 8400 (stage 2, 10 min)."""
+    --warmup 10 --topk 5 --seed 1 --scene-offset 8400 (stage 2, 10 min), then --init STAGE2 --steps 160
+    --lr 5e-4 --warmup 10 --tal 10 --seed 2 --scene-offset 10800 --threads 2 (stage 3)."""
     from ..outputs import OutputGroup
     from ..train_persons import PersonTrainConfig, train_persons
 
@@ -149,6 +154,8 @@ def persons(
         init=str(init) if init else None,
         topk=topk,
         scene_offset=scene_offset,
+        tal=tal,
+        n_val=n_val,
     )
     res = train_persons(cfg, log=lambda line: typer.echo(line))
     typer.echo(f"wrote {out} ({res['train_s'] / 60:.1f} min of training)")

@@ -109,3 +109,28 @@ def test_train_persons_refuses_a_bad_out(cli, tmp_path) -> None:
     res = cli("train", "persons", "--out", str(tmp_path / "w.pt"))
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "safetensors" in res.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_task_aligned_targets_by_hand() -> None:
+    """Two people, five anchors (TOOD/YOLOv8 assignment, α = 1, β = 6). Person 0 [0, 0, 10, 10]: a0 exact
+    (score 0.5, t = 0.5), a1 half height (IoU 0.5, score 0.9, t = 0.9/64), a2 80 % height (IoU 0.8, score
+    0.2, t = 0.2·0.8⁶ = 0.0524288); person 1 [20, 0, 30, 10]: a3 exact (score 0.3); a4 [4, 0, 24, 10] is a
+    candidate of both (IoU 0.25 and 40/260, score 1). Top-2: person 0 keeps a0 and a2 (a1's partial box
+    loses despite its higher score), targets t / max t · max IoU = 1 and 0.1048576; a3 → 1; a4 is
+    person 1's second (t = (40/260)⁶ ≈ 1.3e-5, target t/0.3). Top-4: a4 is chosen by both and goes to
+    the person it overlaps most (0), target 0.25⁶/0.5."""
+    from edgeguard.persons_tal import task_aligned_targets
+
+    gt = torch.tensor([[[0.0, 0, 10, 10], [20, 0, 30, 10]]])
+    pred = torch.tensor([[[0.0, 0, 10, 10], [0, 0, 10, 5], [0, 0, 10, 8], [20, 0, 30, 10], [4, 0, 24, 10]]])
+    scores = torch.tensor([[0.5, 0.9, 0.2, 0.3, 1.0]])
+    cand = torch.tensor([[[1, 0], [1, 0], [1, 0], [0, 1], [1, 1]]], dtype=torch.bool)
+    fg, idx, target = task_aligned_targets(cand, scores, pred, gt, topk=2)
+    assert fg[0].tolist() == [True, False, True, True, True]
+    assert idx[0][fg[0]].tolist() == [0, 0, 1, 1]
+    want = torch.tensor([1.0, 0.0, 0.1048576, 1.0, (40 / 260) ** 6 / 0.3])
+    torch.testing.assert_close(target[0], want, atol=1e-6, rtol=1e-4)
+    fg, idx, target = task_aligned_targets(cand, scores, pred, gt, topk=4)
+    assert fg[0].all() and idx[0].tolist() == [0, 0, 0, 1, 0]
+    want = torch.tensor([1.0, 0.9 / 64 / 0.5, 0.1048576, 1.0, 0.25**6 / 0.5])
+    torch.testing.assert_close(target[0], want, atol=1e-6, rtol=1e-4)
