@@ -67,8 +67,8 @@ def test_onnx_export_equals_torch(tmp_path) -> None:
 @pytest.mark.slow
 def test_shipped_detector_finds_rendered_people() -> None:
     """Held-out scenes (test seed), default thresholds (conf 0.25, IoU 0.7): most people found, AP far
-    above chance (a detector that does not look scores ~0: 2100 anchors, a few people). Precision is
-    the shipped model's weak side (README: duplicate and partial boxes), so its bound is loose."""
+    above chance (a detector that does not look scores ~0: 2100 anchors, a few people). Stage 3's
+    IoU-aware scores trade recall at conf 0.25 (README: 40 % on 500 scenes) for precision (60 %)."""
     from edgeguard.data.scene_sets import PERSONS_TEST_SEED, render_scene_set
     from edgeguard.train_persons import evaluate
 
@@ -76,7 +76,7 @@ def test_shipped_detector_finds_rendered_people() -> None:
     data = render_scene_set(8, PERSONS_TEST_SEED, 320)
     m = evaluate(net, data)
     assert m["n_people"] >= 12
-    assert m["map50"] > 0.4 and m["recall"] > 0.6 and m["precision"] > 0.05
+    assert m["map50"] > 0.4 and m["recall"] > 0.3 and m["precision"] > 0.35
 
 
 def test_assignment_on_a_hand_built_person() -> None:
