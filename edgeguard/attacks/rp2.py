@@ -67,6 +67,32 @@ def split_output(out: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     return out, None
 
 
+def sticker_margin(
+    logits: torch.Tensor, y: torch.Tensor, target: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-view margin to minimise and per-view success, shared by the gradient and query searches.
+
+    Untargeted: the true class's margin over the best other class (fooled when the top-1 is not
+    ``y``); targeted: minus the target's margin (won when the top-1 is the target).
+    """
+    from .query import margin
+
+    if target is None:
+        return margin(logits, y), logits.argmax(1) != y
+    tt = torch.full_like(y, target)
+    return -margin(logits, tt), logits.argmax(1) == tt
+
+
+def detector_penalty(
+    loss: torch.Tensor, won: torch.Tensor, score: torch.Tensor | None, tau: float, weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """He et al.'s adaptive term: ``weight · relu(score − τ)`` added, and a flagged view never counts
+    as won (a caught attack). Unchanged without a detector score."""
+    if score is None:
+        return loss, won
+    return loss + weight * F.relu(score - tau), won & (score <= tau)
+
+
 def resolve_target(target: str | None, labels: list[str] | tuple[str, ...] | None) -> int | None:
     """The class index of ``target``: a whole number, or a label name (``speed limit 80`` and
     ``speed_limit_80`` both match, case-insensitive) looked up in the model's ``labels``.
@@ -136,22 +162,10 @@ class RP2:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-view loss to minimise and per-view success (fooled / target hit, and not flagged)."""
         logits, score = split_output(model(views))
-        from .query import margin
-
-        if t is None:
-            m = margin(logits, y)
-            won = logits.argmax(1) != y
-        else:
-            tt = torch.full_like(y, t)
-            m = -margin(logits, tt)
-            won = logits.argmax(1) == tt
+        m, won = sticker_margin(logits, y, t)
         # CW's clamped margin (Carlini & Wagner S&P'17): a view already won by KAPPA stops pulling, so
         # the expectation over views is spent on the views still read correctly
-        loss = m.clamp(min=-KAPPA)
-        if score is not None:
-            loss = loss + self.weight * F.relu(score - self.tau)
-            won = won & (score <= self.tau)
-        return loss, won
+        return detector_penalty(m.clamp(min=-KAPPA), won, score, self.tau, self.weight)
 
     def optimise(
         self,

@@ -19,14 +19,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..registry import ATTACKS
 from . import sticker as st
 from .physical import Conditions, draw, view
-from .query import _p_schedule, margin
-from .rp2 import Sticker, resolve_target, split_output
+from .query import _p_schedule
+from .rp2 import Sticker, detector_penalty, resolve_target, split_output, sticker_margin
 
 
 def cells(rects: tuple[st.Rect, ...], cell: float) -> tuple[st.Rect, ...]:
@@ -82,11 +81,7 @@ class RP2Query:
 
     def _score(self, out: Any, y: torch.Tensor, t: int | None) -> tuple[float, float]:
         logits, score = split_output(out)
-        m = margin(logits, y) if t is None else -margin(logits, torch.full_like(y, t))
-        won = m < 0
-        if score is not None:
-            m = m + self.weight * F.relu(score - self.tau)
-            won = won & (score <= self.tau)
+        m, won = detector_penalty(*sticker_margin(logits, y, t), score, self.tau, self.weight)
         return 1.0 - float(won.float().mean()), float(m.mean())
 
     def optimise(
