@@ -9,7 +9,10 @@ validates every epoch, writes periodic checkpoints and a JSON log, and saves saf
 Adversarial training follows Xie et al. (seed 004): each batch is adversarial with probability 0.8
 (PGD, L∞, random start; Madry et al.; :mod:`edgeguard.attacks.pgd`), else clean; ``adv`` may name any
 registered white-box attack instead (seed 002 trains with FGSM: ``fgsm:eps=8/255``). The attack works in
-[0, 1] pixel space on the model wrapped with its normalisation. ``python -m edgeguard.train --eval``
+[0, 1] pixel space on the model wrapped with its normalisation. Sticker-robust training runs ROA
+(``adv="roa:…"``, Wu et al. ICLR'20, :mod:`edgeguard.attacks.roa`) the same way. ``mask_aug`` (the
+base model of certified masking, :mod:`edgeguard.train_masking`) replaces a share of every batch —
+after the attack — by two-masked copies from the certificate's mask set. ``python -m edgeguard.train --eval``
 (see :mod:`edgeguard.train_eval`) reproduces the published numbers.
 """
 
@@ -30,6 +33,7 @@ from torch import nn
 
 from .attacks import PGD, Normalized, parse_adv, pgd_attack
 from .errors import ConfigError, ModelError
+from .train_masking import MaskAug, mask_batch, parse_mask_aug
 
 Callback = Callable[[dict[str, Any]], None]
 
@@ -51,6 +55,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     adv: str | None = None
     adv_fraction: float = 0.8
+    mask_aug: str | None = None
     init: str | None = None
     seed: int = 0
     threads: int = 1
@@ -102,6 +107,19 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
+def _masked_accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, aug: MaskAug, bs: int = 256) -> float:
+    """Accuracy on two-masked copies of the validation set (every example masked; fixed draws)."""
+    model.eval()
+    keep, every = aug.keep(), MaskAug(aug.masks, 1.0)
+    correct = 0
+    for i in range(0, len(y), bs):
+        xb = torch.from_numpy(x[i : i + bs]).permute(0, 3, 1, 2).float().div_(255)
+        xb, _ = mask_batch(xb, every, keep, seed=-1, step=i)
+        correct += int((model(xb).argmax(1) == torch.from_numpy(y[i : i + bs])).sum())
+    return correct / max(len(y), 1)
+
+
+@torch.no_grad()
 def _accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, bs: int = 256) -> float:
     model.eval()
     correct = 0
@@ -135,6 +153,9 @@ def train(cfg: TrainConfig, callbacks: list[Callback] | tuple[Callback, ...] = (
     from .models.weights import load_into
 
     pgd = parse_adv(cfg.adv)
+    aug = parse_mask_aug(cfg.mask_aug)
+    if not 0.0 <= cfg.adv_fraction <= 1.0:
+        raise ConfigError(f"--adv-fraction {cfg.adv_fraction!r}: expected a share of batches in [0, 1]")
     build_arch(cfg.arch, 2)  # fail on a bad --arch before spending minutes on data
     torch.set_num_threads(max(1, cfg.threads))
     out, ckpt_path, log_path = _paths(cfg.out)
@@ -170,6 +191,7 @@ def train(cfg: TrainConfig, callbacks: list[Callback] | tuple[Callback, ...] = (
     log: dict[str, Any] = {
         "config": asdict(cfg),
         "adv": pgd.spec() if pgd else None,
+        "mask_aug": aug.spec() if aug else None,
         "labels": labels,
         "n_train": int(len(yt)),
         "n_val": int(len(yv)),
@@ -214,6 +236,7 @@ def train(cfg: TrainConfig, callbacks: list[Callback] | tuple[Callback, ...] = (
         }
     )
     xt_t = torch.from_numpy(xt)
+    keep = aug.keep() if aug else None
     try:
         while step < total:
             epoch, first = divmod(step, steps_per_epoch)
@@ -227,6 +250,10 @@ def train(cfg: TrainConfig, callbacks: list[Callback] | tuple[Callback, ...] = (
                 if adv:
                     net.eval()  # attack against fixed BN statistics; the update below uses train mode
                     xb = pgd(model, xb, yb, g)  # any white-box attack; PGD: exactly pgd_attack
+                masked = 0
+                if aug is not None and keep is not None:  # own generator: the draws above do not move
+                    xb, picked = mask_batch(xb, aug, keep, cfg.seed, step)
+                    masked = int(picked.sum())
                 net.train()
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)
@@ -238,7 +265,16 @@ def train(cfg: TrainConfig, callbacks: list[Callback] | tuple[Callback, ...] = (
                 run_loss += loss.item() * len(yb)
                 run_correct += float((logits.argmax(1) == yb).sum())
                 run_n += len(yb)
-                emit({"kind": "step", "step": step, "total": total, "loss": loss.item(), "adv": adv})
+                emit(
+                    {
+                        "kind": "step",
+                        "step": step,
+                        "total": total,
+                        "loss": loss.item(),
+                        "adv": adv,
+                        "masked": masked,
+                    }
+                )
                 if step % cfg.ckpt_every == 0:
                     save_ckpt()
             val = _accuracy(model, xv, yv)
@@ -251,6 +287,8 @@ def train(cfg: TrainConfig, callbacks: list[Callback] | tuple[Callback, ...] = (
                 "epoch_s": time.time() - te,
                 "lr": sched.get_last_lr()[0],
             }
+            if aug is not None:
+                rec["val_masked_acc"] = _masked_accuracy(model, xv, yv, aug)
             log["epochs"].append(rec)
             save_ckpt()
             emit({"kind": "epoch", **rec})

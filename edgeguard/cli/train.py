@@ -50,9 +50,10 @@ class _RichProgress:
         elif kind == "step":
             self.progress.update(self.task, completed=ev["step"], loss=ev["loss"])
         elif kind == "epoch":
+            masked = f"  masked val acc {ev['val_masked_acc']:.4f}" if "val_masked_acc" in ev else ""
             self.progress.console.print(
                 f"epoch {ev['epoch']}: loss {ev['train_loss']:.3f}  train acc {ev['train_acc']:.3f}  "
-                f"val acc {ev['val_acc']:.4f}  ({ev['epoch_s']:.0f} s)"
+                f"val acc {ev['val_acc']:.4f}{masked}  ({ev['epoch_s']:.0f} s)"
             )
         elif kind in ("done", "interrupted"):
             self.progress.stop()
@@ -77,8 +78,18 @@ def signs(
     arch: str = typer.Option("signs-resnet", help="signs-resnet | signs-resnet-denoise"),
     adv: str = typer.Option(
         "none",
-        help="Adversarial training with a white-box attack, e.g. pgd:eps=8/255,steps=7 or "
-        "fgsm:eps=8/255 (80 % of batches).",
+        help="Adversarial training with a white-box attack, e.g. pgd:eps=8/255,steps=7, "
+        "fgsm:eps=8/255 or roa:size=0.25,steps=5 (sticker-robust; on --adv-fraction of the batches).",
+    ),
+    adv_fraction: float = typer.Option(
+        0.8, "--adv-fraction", min=0.0, max=1.0, help="Share of batches made adversarial by --adv."
+    ),
+    mask_aug: str = typer.Option(
+        "none",
+        "--mask-aug",
+        help="Masked-copy augmentation for certified masking (PatchCleanser): "
+        "patch=0.25[,masks=6,face=0.95,fill=0.5,share=0.5] — a share of every batch gets two masks "
+        "from the --masking mask set of that geometry.",
     ),
     epochs: int = typer.Option(8, min=1),
     data: str = typer.Option("synthetic", help="synthetic | gtsrb:PATH | folder:PATH"),
@@ -105,6 +116,8 @@ def signs(
         batch_size=batch_size,
         lr=lr,
         adv=adv,
+        adv_fraction=adv_fraction,
+        mask_aug=mask_aug,
         init=init,
         seed=seed,
         threads=threads,
