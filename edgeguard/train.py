@@ -47,6 +47,7 @@ class TrainConfig:
     out: str
     arch: str = "signs-resnet"
     data: str = "synthetic"
+    variety: str = "classic"  # synthetic data: classic | wide (edgeguard.data.looks)
     epochs: int = 8
     n_train: int = 40000
     n_val: int = 1000
@@ -76,11 +77,15 @@ def load_data(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Train/val arrays (uint8 NHWC, int64 labels) and label names for ``cfg.data``."""
     from .data import dataset, local
+    from .data.looks import TRAIN_VARIETIES, check_variety
 
     kind, _, path = cfg.data.partition(":")
-    if kind == "synthetic":
-        tr = dataset.SignDataset(cfg.n_train, dataset.TRAIN_SEED + 10 * cfg.seed, size)  # never VAL/TEST
-        va = dataset.SignDataset(cfg.n_val, dataset.VAL_SEED, size)
+    check_variety(cfg.variety, TRAIN_VARIETIES, "--variety")
+    if kind != "synthetic" and cfg.variety != "classic":
+        raise ConfigError(f"--variety {cfg.variety}: only the synthetic data has varieties, not {cfg.data!r}")
+    if kind == "synthetic":  # training seeds never VAL/TEST; validation in the training variety
+        tr = dataset.SignDataset(cfg.n_train, dataset.TRAIN_SEED + 10 * cfg.seed, size, variety=cfg.variety)
+        va = dataset.SignDataset(cfg.n_val, dataset.VAL_SEED, size, variety=cfg.variety)
         xt, yt = dataset.render_arrays(tr, cfg.workers)
         xv, yv = dataset.render_arrays(va, cfg.workers)
         return xt, yt, xv, yv, list(tr.labels)

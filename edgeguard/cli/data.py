@@ -31,19 +31,29 @@ def preview(
     size: int = typer.Option(
         64, min=16, help="Rendered image side in pixels (persons, yolo: 320 when left at 64)."
     ),
+    variety: str = typer.Option(
+        "classic",
+        help="signs, templates: how the signs are drawn: classic | wide (training variety) | unseen "
+        "(held-out drawing choices, as a new user's own signs).",
+    ),
 ) -> None:
     """Write a contact sheet of rendered signs (one row per class), or of surveillance scenes with their
     person boxes (green; orange = more than half hidden, ignored in evaluation)."""
     import numpy as np
 
-    from ..data import LABELS, contact_sheet, render_sign, save_rgb
+    from ..data import LABELS, contact_sheet, save_rgb
+    from ..data.looks import check_variety, draw_sign
 
+    check_variety(variety, what="--variety")
+    if variety != "classic" and what not in ("signs", "templates"):
+        raise ConfigError(f"data preview {what}: --variety applies to signs and templates only")
     if what == "signs":
-        sheet = contact_sheet(per_class, seed, size)
+        sheet = contact_sheet(per_class, seed, size, variety=variety)
     elif what == "templates":
         tiles = []
+        rng = np.random.default_rng(seed)
         for i in range(len(LABELS)):
-            rgb, mask = render_sign(i, 128)
+            rgb, mask = draw_sign(i, 128, rng, variety)
             tile = np.full_like(rgb, 128)
             tile[mask > 0] = rgb[mask > 0]
             tiles.append(tile)
@@ -71,9 +81,11 @@ def folder(
     per_class: int = typer.Option(20, "--per-class", min=1),
     seed: int = typer.Option(4, help="Renderer base seed (4 = preview; 0-3 are train/val/test/calib)."),
     size: int = typer.Option(64, min=16),
+    variety: str = typer.Option("classic", help="How the signs are drawn: classic | wide | unseen."),
 ) -> None:
     """Write rendered signs as an image folder (calibration sets, ImageFolder training)."""
     from ..data import LABELS, write_image_folder
+    from ..data.looks import check_variety
 
-    write_image_folder(out, per_class, seed, size)
+    write_image_folder(out, per_class, seed, size, variety=check_variety(variety, what="--variety"))
     typer.echo(f"wrote {per_class * len(LABELS)} images in {len(LABELS)} class folders under {out}")

@@ -189,8 +189,9 @@ def eval_cmd(
     data: str = typer.Option(
         "signs",
         "--data",
-        help="signs (the renderer's held-out test set) | gtsrb:PATH (local GTSRB copy) | folder:PATH "
-        "(PATH/<class>/<images>). Nothing is downloaded.",
+        help="signs (the renderer's held-out test set) | signs:variety=unseen (the same scenes, signs drawn "
+        "with held-out fonts, proportions, palettes, borders, wear) | gtsrb:PATH (local GTSRB copy) | "
+        "folder:PATH (PATH/<class>/<images>). Nothing is downloaded.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: results.json, report.md, cells/."),
     grid: Path | None = typer.Option(

@@ -93,6 +93,11 @@ def signs(
     ),
     epochs: int = typer.Option(8, min=1),
     data: str = typer.Option("synthetic", help="synthetic | gtsrb:PATH | folder:PATH"),
+    variety: str = typer.Option(
+        "classic",
+        help="How the synthetic signs are drawn: classic (the shipped models' data) | wide (random fonts, "
+        "stroke widths, proportions, colours, wear, graffiti, stickers).",
+    ),
     n_train: int = typer.Option(40000, "--n-train", min=1, help="Rendered training images (synthetic)."),
     n_val: int = typer.Option(1000, "--n-val", min=1, help="Validation images."),
     batch_size: int = typer.Option(128, "--batch-size", min=1),
@@ -104,12 +109,15 @@ def signs(
     resume: bool = typer.Option(False, "--resume", help="Continue from NAME.ckpt.pt (after Ctrl-C)."),
 ) -> None:
     """Train a traffic-sign classifier and write safetensors weights + a JSON log."""
+    from ..data.looks import TRAIN_VARIETIES, check_variety
     from ..train import TrainConfig, train
 
+    check_variety(variety, TRAIN_VARIETIES, "--variety")
     cfg = TrainConfig(
         out=str(out),
         arch=arch,
         data=data,
+        variety=variety,
         epochs=epochs,
         n_train=n_train,
         n_val=n_val,

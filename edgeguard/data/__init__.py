@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .looks import VARIETIES
 from .render import DEFAULT_CONFIG, SceneConfig, render_scene
 from .templates import CLASSES, LABELS, class_index, render_sign
 
@@ -44,6 +45,7 @@ __all__ = [
     "TEST_SEED",
     "TRAIN_SEED",
     "VAL_SEED",
+    "VARIETIES",
     "ImageFolder",
     "SceneConfig",
     "SignDataset",

@@ -4,7 +4,9 @@ contact sheets.
 Seeds: image ``i`` of a dataset with base seed ``s`` is ``render_scene(i % n_classes, (s, i))``; numpy
 seeds the two-word sequence ``(s, i)`` through ``SeedSequence``, so datasets with different base seeds
 never share a draw. Conventions used for the shipped weights: training base seed ``TRAIN_SEED``,
-validation ``VAL_SEED``, held-out test ``TEST_SEED``.
+validation ``VAL_SEED``, held-out test ``TEST_SEED``. ``variety`` (``classic`` | ``wide`` |
+``unseen``, :mod:`edgeguard.data.looks`) picks how the signs are drawn; the same index and seed under
+another variety is a different image, under ``classic`` always the shipped models' image.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import ConfigError
+from .looks import check_variety
 from .render import DEFAULT_CONFIG, SceneConfig, render_scene
 from .templates import CLASSES, LABELS, class_index
 
@@ -34,6 +37,8 @@ class SignDataset(Dataset):
         size: image side in pixels.
         classes: subset of classes (names or indices); label ``k`` is the k-th of these. Default all.
         config: pose/condition ranges.
+        variety: how the signs are drawn: ``classic`` (default), ``wide`` (training variety) or
+            ``unseen`` (held-out drawing choices for evaluation).
 
     Items are ``(image, label)``: float32 tensor ``(3, size, size)`` in [0, 1] (RGB) and an int.
     """
@@ -45,10 +50,12 @@ class SignDataset(Dataset):
         size: int = 64,
         classes: Sequence[int | str] | None = None,
         config: SceneConfig = DEFAULT_CONFIG,
+        variety: str = "classic",
     ) -> None:
         if int(length) < 0:
             raise ConfigError(f"SignDataset: length must be >= 0, got {length}")
         self.length, self.seed, self.size, self.config = int(length), int(seed), int(size), config
+        self.variety = check_variety(variety)
         self.class_ids = (
             [class_index(c) for c in classes] if classes is not None else list(range(len(CLASSES)))
         )
@@ -64,7 +71,13 @@ class SignDataset(Dataset):
         """uint8 ``(size, size, 3)`` RGB image of item ``index``."""
         if not 0 <= index < self.length:
             raise IndexError(f"SignDataset index {index} out of range 0..{self.length - 1}")
-        return render_scene(self.class_ids[self.label_of(index)], (self.seed, index), self.size, self.config)
+        return render_scene(
+            self.class_ids[self.label_of(index)],
+            (self.seed, index),
+            self.size,
+            self.config,
+            variety=self.variety,
+        )
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         img = torch.from_numpy(self.render(index)).permute(2, 0, 1).float().div_(255.0)
@@ -100,13 +113,14 @@ def write_image_folder(
     seed: int = TEST_SEED,
     size: int = 64,
     config: SceneConfig = DEFAULT_CONFIG,
+    variety: str = "classic",
 ) -> Path:
     """Write ``per_class`` rendered PNGs per class into ``out/<class_id>/NNNNN.png`` (ImageFolder
     layout; used for calibration sets and to look at the data). Returns ``out``."""
     if per_class < 1:
         raise ConfigError(f"write_image_folder: per_class must be >= 1, got {per_class}")
     out = Path(out)
-    ds = SignDataset(per_class * len(CLASSES), seed, size, config=config)
+    ds = SignDataset(per_class * len(CLASSES), seed, size, config=config, variety=variety)
     for i in range(len(ds)):
         d = out / CLASSES[ds.label_of(i)]
         d.mkdir(parents=True, exist_ok=True)
@@ -120,12 +134,13 @@ def contact_sheet(
     size: int = 64,
     zoom: int = 2,
     config: SceneConfig = DEFAULT_CONFIG,
+    variety: str = "classic",
 ) -> np.ndarray:
     """A grid of rendered samples (one row per class, its name on the left), uint8 RGB."""
     if per_class < 1 or zoom < 1:
         raise ConfigError("contact_sheet: per_class and zoom must be >= 1")
     n = len(CLASSES)
-    ds = SignDataset(per_class * n, seed, size, config=config)
+    ds = SignDataset(per_class * n, seed, size, config=config, variety=variety)
     cell, label_w = size * zoom, 200
     sheet = np.full((n * (cell + 4), label_w + per_class * (cell + 4), 3), 255, np.uint8)
     for i in range(len(ds)):

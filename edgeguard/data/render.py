@@ -8,6 +8,11 @@ anti-aliased): background (natural-photo crop from ``skimage.data`` or a procedu
 sign post) → sign template warped by a 3D pose (yaw/pitch up to ±40°, in-plane rotation, scale,
 offset) → colour fading → partial occlusion → cast shadow → lighting (gain, contrast, white balance,
 gamma) → downsample → motion/defocus blur → sensor noise → JPEG.
+
+``variety`` picks how the sign itself is drawn (:mod:`edgeguard.data.looks`): ``classic`` (default;
+the shipped models' data, pixel for pixel), ``wide`` (random fonts, stroke widths, proportions,
+colours, wear, graffiti, stickers: for training) or ``unseen`` (held-out drawing choices: for
+evaluation). The scene nuisances are the same for all three.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from .templates import CLASSES, class_index, render_sign
+from .looks import check_variety, draw_sign
+from .templates import CLASSES, class_index
 
 SeedLike = int | tuple[int, ...] | list[int] | np.random.Generator
 
@@ -214,6 +220,7 @@ def render_scene(
     size: int = 64,
     config: SceneConfig = DEFAULT_CONFIG,
     return_quad: bool = False,
+    variety: str = "classic",
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Render one photo-like image of sign ``cls`` at a random pose and condition.
 
@@ -223,14 +230,16 @@ def render_scene(
         size: output side in pixels (square).
         config: ranges of the random pose/conditions.
         return_quad: also return the sign's 4 corner positions in output pixels.
+        variety: ``classic``, ``wide`` or ``unseen`` (how the sign is drawn; see module docstring).
 
     Returns:
         uint8 ``(size, size, 3)`` RGB image (and a ``(4, 2)`` float32 quad when ``return_quad``).
 
     Raises:
-        ConfigError: unknown class or size < 16.
+        ConfigError: unknown class or variety, or size < 16.
     """
     idx = class_index(cls)
+    check_variety(variety)
     if int(size) < 16:
         raise ConfigError(f"render_scene: size must be >= 16 pixels, got {size}")
     rng = _rng(seed)
@@ -247,7 +256,7 @@ def render_scene(
             -1,
         )
     tmpl_size = n  # template at canvas resolution: the warp only shrinks it a little (no aliasing)
-    rgb, mask = render_sign(idx, tmpl_size)
+    rgb, mask = draw_sign(idx, tmpl_size, rng, variety)  # classic: the cached template, no draws
     quad = _pose_quad(rng, config, n)
     src = np.array([[0, 0], [tmpl_size, 0], [tmpl_size, tmpl_size], [0, tmpl_size]], np.float32)
     h = cv2.getPerspectiveTransform(src, quad)

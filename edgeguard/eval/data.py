@@ -2,6 +2,9 @@
 
 * ``signs``: the sign renderer's held-out test set (base seed ``TEST_SEED``, the set the shipped
   models' published accuracy is measured on, disjoint from training and validation).
+  ``signs:variety=unseen`` draws the same scenes' signs with held-out drawing choices (fonts, glyph
+  rendering, proportions, palettes, border styles, wear that training never sees: a new user's own
+  signs; :mod:`edgeguard.data.looks`); ``signs:variety=wide`` with the wide training variety.
 * ``gtsrb:PATH``: a local GTSRB copy (test split when present, else the training split), cropped to
   its annotated sign; for a model with edgeguard's sign labels only the shared classes are kept and
   relabelled (``data.GTSRB_TO_SIGNS``).
@@ -25,7 +28,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .values import check_data_spec
+from .values import check_data_spec, signs_variety
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def load_data(
     """Load ``n`` evaluation examples (and ``fit`` fitting examples) as float batches.
 
     Args:
-        spec: ``signs``, ``gtsrb:PATH`` or ``folder:PATH``.
+        spec: ``signs``, ``signs:variety=NAME``, ``gtsrb:PATH`` or ``folder:PATH``.
         n: examples to evaluate (fewer when a local dataset has fewer; never more).
         size: the model's input ``(H, W)``; images are rendered or resized to it.
         labels: the model's class labels (``None``: unknown; folders then keep their sorted order).
@@ -92,7 +95,7 @@ def load_data(
         raise ConfigError(f"--n {n}: need at least one example")
     kind, _, path = spec.partition(":")
     if kind == "signs":
-        return _signs(spec, n, size, fit)
+        return _signs(spec, n, size, fit, signs_variety(spec))
     from ..data.local import GTSRB, ImageFolder
 
     h, w = size
@@ -124,7 +127,7 @@ def load_data(
     return EvalData(spec, x[:k], ys[:k], names, x[k:], ys[k:])
 
 
-def _signs(spec: str, n: int, size: tuple[int, int], fit: int) -> EvalData:
+def _signs(spec: str, n: int, size: tuple[int, int], fit: int, variety: str) -> EvalData:
     from ..data import dataset
     from ..data.templates import LABELS
 
@@ -133,9 +136,9 @@ def _signs(spec: str, n: int, size: tuple[int, int], fit: int) -> EvalData:
         raise ConfigError(
             f"--data signs: the model's input {h}x{w} is not square (the renderer draws squares)"
         )
-    x, y = dataset.render_arrays(dataset.SignDataset(n, dataset.TEST_SEED, h))
+    x, y = dataset.render_arrays(dataset.SignDataset(n, dataset.TEST_SEED, h, variety=variety))
     # the validation seed: disjoint from the test and training draws (data/dataset.py)
-    fx, fy = dataset.render_arrays(dataset.SignDataset(fit, dataset.VAL_SEED, h))
+    fx, fy = dataset.render_arrays(dataset.SignDataset(fit, dataset.VAL_SEED, h, variety=variety))
     return EvalData(
         spec,
         _to_tensor(x),

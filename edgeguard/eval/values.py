@@ -59,13 +59,29 @@ def parse_eps_list(value: Any) -> tuple[float, ...]:
 
 
 def check_data_spec(spec: Any) -> str:
-    """``signs``, ``gtsrb:PATH`` or ``folder:PATH`` (the path is checked when the data is loaded)."""
+    """``signs[:variety=NAME]``, ``gtsrb:PATH`` or ``folder:PATH`` (paths are checked on loading)."""
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError("expected signs, gtsrb:PATH or folder:PATH")
     kind, _, path = spec.partition(":")
+    if kind == "signs" and path:
+        signs_variety(spec)
+        return spec
     if kind not in DATA_KINDS or (kind == "signs") != (not path):
         raise ValueError(f"expected signs, gtsrb:PATH or folder:PATH, got {spec!r}"[:120])
     return spec
+
+
+def signs_variety(spec: str) -> str:
+    """The renderer variety of ``signs`` (classic) or ``signs:variety=NAME`` (classic, wide, unseen)."""
+    from ..data.looks import VARIETIES
+
+    _, _, opt = spec.partition(":")
+    if not opt:
+        return "classic"
+    key, eq, name = opt.partition("=")
+    if key.strip() != "variety" or not eq or name.strip() not in VARIETIES:
+        raise ValueError(f"expected signs or signs:variety={'|'.join(VARIETIES)}, got {spec!r}"[:120])
+    return name.strip()
 
 
 def _int(lo: int, hi: int) -> Callable[[Any], int]:

@@ -1,0 +1,160 @@
+"""Renderer varieties: classic stays pixel-identical, wide widens it (a superset), unseen is held out.
+
+The classic hashes below were taken from the renderer before varieties existed (main at 3a0add1, this
+machine's OpenCV/scikit-image): the shipped weights, the tests and the README numbers depend on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgeguard.cli.app import main
+from edgeguard.data import CLASSES, SignDataset, looks, render_arrays, render_scene, render_sign
+from edgeguard.data.templates import BLACK, BLUE, CLASSIC_LOOK, GREY, RED, WHITE, YELLOW, draw_template
+from edgeguard.errors import ConfigError
+
+
+def _sha(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def test_classic_pixels_unchanged() -> None:
+    fronts = [x for i in range(len(CLASSES)) for x in render_sign(i, 256)]
+    assert _sha(*fronts) == "8a0a09e54ce18c259c11d47296d3db923da82a26a989312b56b8265ae3e8e0d0"
+    small = [x for i in range(len(CLASSES)) for x in render_sign(i, 64)]
+    assert _sha(*small) == "ff1fcf7b92bfe02a544bbeeacb932337c1b836bcb095590f5bbb9e648887f292"
+    scenes = [render_scene(i % 13, (7, i)) for i in range(52)]
+    assert _sha(*scenes) == "9e71a0ee7e2348a452f2b62a61aff721cd49f4e691b5f399cf271605a302bd0a"
+    assert _sha(*render_scene("stop", 11, size=96, return_quad=True)) == (
+        "447ad11b62fe5ad73134a27822d29e335e63c5f07dea09272f04933bad143efe"
+    )
+    x, y = render_arrays(SignDataset(39, 2, 64))  # the eval test seed, the classic default
+    assert _sha(x, y) == "9d72e54478a41349627a7519b080a22b94332d0b21d6f9ef56ff038f1577bde7"
+    x2, _ = render_arrays(SignDataset(39, 2, 64, variety="classic"))
+    assert np.array_equal(x, x2)
+
+
+def test_default_look_draws_the_cached_classic_template() -> None:
+    for i in (0, 3, 9, 11):
+        rgb, mask = draw_template(i, 256, CLASSIC_LOOK)
+        ref_rgb, ref_mask = render_sign(i, 256)
+        assert np.array_equal(rgb, ref_rgb) and np.array_equal(mask, ref_mask)
+
+
+def test_wide_is_a_superset_of_classic() -> None:
+    for key, (lo, hi) in looks.WIDE.items():
+        assert lo <= getattr(CLASSIC_LOOK, key) <= hi, key
+        assert hi - lo > 0.09, key  # a real range, not a point
+    assert CLASSIC_LOOK.font in looks.WIDE_FONTS and len(looks.WIDE_FONTS) >= 4
+    assert 0 < looks.WIDE_P_CLASSIC < 0.5 and looks.WIDE_COLOUR_JITTER >= 20
+    rng = np.random.default_rng(0)
+    drawn = [looks.sample_look(rng, "wide") for _ in range(400)]
+    n_classic = sum(lk == CLASSIC_LOOK for lk in drawn)
+    assert 0.17 < n_classic / 400 < 0.33  # ~WIDE_P_CLASSIC keep the classic look
+    for key, (lo, hi) in looks.WIDE.items():
+        vals = np.array([getattr(lk, key) for lk in drawn if lk != CLASSIC_LOOK])
+        assert lo <= vals.min() and vals.max() <= hi
+        assert vals.min() < lo + 0.15 * (hi - lo) and vals.max() > hi - 0.15 * (hi - lo), key  # spans it
+    fonts = {lk.font & ~cv2.FONT_ITALIC for lk in drawn}
+    assert fonts == set(looks.WIDE_FONTS) and any(lk.font & cv2.FONT_ITALIC for lk in drawn)
+    assert all(lk.ttf is None and lk.corner == 0 and lk.outline == 0 and not lk.chevron for lk in drawn)
+    for lk in drawn:
+        for got, ref in zip(
+            (lk.red, lk.white, lk.blue, lk.yellow, lk.black, lk.grey), (RED, WHITE, BLUE, YELLOW, BLACK, GREY)
+        ):
+            assert np.abs(np.subtract(got, ref)).max() <= looks.WIDE_COLOUR_JITTER
+
+
+def test_wide_renders_reproducible_varied_and_labelled() -> None:
+    a = SignDataset(26, 0, 64, variety="wide")
+    b = SignDataset(26, 0, 64, variety="wide")
+    c = SignDataset(26, 0, 64)
+    xa, ya = render_arrays(a)
+    xb, yb = render_arrays(b)
+    xc, yc = render_arrays(c)
+    assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+    assert np.array_equal(ya, yc) and ya.tolist() == [i % 13 for i in range(26)]  # labels do not move
+    changed = [np.abs(xa[i].astype(int) - xc[i].astype(int)).mean() > 3 for i in range(26)]
+    assert sum(changed) >= 20  # a different draw per image, not classic with a tweak
+
+
+def test_wide_fronts_vary_and_nuisances_stay_on_the_sign() -> None:
+    ref, ref_mask = render_sign("speed_limit_50", 256)
+    rng = np.random.default_rng(5)
+    diffs = []
+    for _ in range(40):
+        rgb, mask = looks.draw_sign(4, 256, rng, "wide")
+        assert np.array_equal(mask, ref_mask)  # the silhouette stays the class's (pose does the rest)
+        assert not rgb[mask == 0].any()  # wear, graffiti and stickers never spill off the sign
+        diffs.append(np.abs(rgb.astype(int) - ref.astype(int)).mean())
+    diffs_a = np.array(diffs)
+    assert (diffs_a == 0).mean() < 0.2 and (diffs_a > 4).mean() > 0.5
+
+
+@pytest.mark.parametrize(
+    "name", ["scratches", "faded_patches", "dirt", "graffiti", "stickers", "rust", "peeling"]
+)
+def test_each_nuisance_changes_only_the_face(name: str) -> None:
+    rgb0, mask = render_sign("stop", 256)
+    rgb = rgb0.copy()
+    changed = 0.0
+    for seed in range(3):
+        rgb = rgb0.copy()
+        looks._NUISANCE[name](np.random.default_rng(seed), rgb, mask)
+        changed = max(changed, float((np.abs(rgb.astype(int) - rgb0.astype(int)).sum(-1) > 30).mean()))
+        assert not rgb[mask == 0].any()
+    assert changed > 0.003, name
+
+
+def test_bad_variety_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown variety 'fancy'; choose classic, wide, unseen"):
+        SignDataset(3, variety="fancy")
+    with pytest.raises(ConfigError, match="unknown variety"):
+        render_scene(0, 1, variety="Wide")
+    with pytest.raises(ConfigError, match=r"unknown --variety 'unseen' \('unseen' is held out"):
+        looks.check_variety("unseen", looks.TRAIN_VARIETIES, "--variety")
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+        raise SystemExit(0)
+    return int(done.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("train", "signs", "--variety", "unseen"), "unknown --variety 'unseen' ('unseen' is held out"),
+        (("train", "signs", "--variety", "bold"), "unknown --variety 'bold'; choose classic, wide"),
+        (("data", "preview", "signs", "--variety", "bold"), "unknown --variety 'bold'"),
+        (("data", "preview", "persons", "--variety", "wide"), "--variety applies to signs and templates"),
+        (("data", "folder", "--variety", "x"), "unknown --variety 'x'"),
+    ],
+)
+def test_cli_refuses_bad_variety_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    out = tmp_path / ("w.safetensors" if args[0] == "train" else "o.png")
+    code, err = _cli(capsys, *args, "--out", str(out))
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not list(tmp_path.iterdir())  # refused before anything is written
+
+
+def test_train_config_renders_the_chosen_variety() -> None:
+    from edgeguard.train import TrainConfig, load_data
+
+    cfg = TrainConfig(out="unused.safetensors", n_train=13, n_val=13, variety="wide", workers=1)
+    xt, yt, xv, yv, labels = load_data(cfg)
+    ref, _ = render_arrays(SignDataset(13, 0, 64, variety="wide"))
+    assert np.array_equal(xt, ref) and len(labels) == 13
+    with pytest.raises(ConfigError, match="only the synthetic data has varieties"):
+        load_data(TrainConfig(out="x", data="folder:/nowhere", variety="wide"))
