@@ -32,6 +32,8 @@ from .letterbox import Geometry
 from .manifest import Manifest
 from .preprocess import check_crop, load_image, preprocess
 from .registry import uri_scheme
+from .seeker import SeekerOptions, split_set_of
+from .seeker import finish as seeker_finish
 
 HostStage = Callable[[np.ndarray], np.ndarray]
 Crop = str | tuple[int, int, int, int]
@@ -195,6 +197,8 @@ class Pipeline:
         )
         self.certify = bool(certify)
         self.masks = mask_set_of(self.manifest)
+        self.splits = split_set_of(self.manifest)  # ObjectSeeker's masked copies (detection engines)
+        self.seeker = SeekerOptions()  # its host-side merge parameters (edgeguard.seeker)
         self.escalate = escalate
         self.gate = gate or flagged_gate
         if escalate is not None and gate is None and self.manifest.detector is None:
@@ -285,6 +289,10 @@ class Pipeline:
         if self.masks is not None:  # PatchCleanser's second round, on the host over the same engine
             tm = time.perf_counter()
             finish(self.engine, self.manifest, self.masks, x, outputs, decided, certify=self.certify)
+            timing["masking"] = (time.perf_counter() - tm) * 1e3
+        if self.splits is not None:  # ObjectSeeker: prune and merge the masked copies' boxes
+            tm = time.perf_counter()
+            seeker_finish(self.decide, self.manifest, self.splits, outputs, decided, _geometry, self.seeker)
             timing["masking"] = (time.perf_counter() - tm) * 1e3
         results = [Result(d, {k: v[i] for k, v in outputs.items()}, timing) for i, d in enumerate(decided)]
         if self.escalate is not None:

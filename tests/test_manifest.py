@@ -54,6 +54,7 @@ def test_v1_and_v2_of_the_same_export_are_equal_typed_values():
     v1, v2 = mf.load_sidecar(FIXTURES / "v1.json"), mf.load_sidecar(FIXTURES / "v2.json")
     assert v1 == v2 == mf.load_sidecar(FIXTURES / "v3.json") == mf.load_sidecar(FIXTURES / "v4.json")
     assert v1 == mf.load_sidecar(FIXTURES / "v5.json") and v1.masking is None
+    assert v1 == mf.load_sidecar(FIXTURES / "v6.json") and v1.seeker is None
     assert v1.input.resize == "stretch" and v1.input.pad_value == 114 and v1.input.stride is None
     # The values edgeguard 0.1.0 wrote (read off the v1 file by hand):
     assert v1.task == "classification" and v1.input.size == (64, 64) and v1.input.name == "input"
@@ -67,9 +68,9 @@ def test_v1_and_v2_of_the_same_export_are_equal_typed_values():
     assert v1.tensorrt is None and v1.engine == "signs.onnx" and v1.extra == {}
 
 
-def test_writing_a_read_v1_to_v4_reproduces_the_v5_file_byte_for_byte():
-    text = (FIXTURES / "v5.json").read_text()
-    for name in ("v1.json", "v2.json", "v3.json", "v4.json", "v5.json"):  # the last: the layout is stable
+def test_writing_a_read_v1_to_v5_reproduces_the_v6_file_byte_for_byte():
+    text = (FIXTURES / "v6.json").read_text()
+    for name in ("v1.json", "v2.json", "v3.json", "v4.json", "v5.json", "v6.json"):  # last: layout stable
         assert mf.dumps(mf.load_sidecar(FIXTURES / name)) + "\n" == text, name
 
 

@@ -114,7 +114,9 @@ def export_cmd(
         help="Certified masking (PatchCleanser) against one square sticker: patch=0.25 is the sticker's "
         "side as a fraction of the sign face's (options masks=6 per axis, face=0.95 of the crop, "
         "fill=0.5). The graph also outputs `mask_logits` (B, M, C); the decision reports `certified`. "
-        "See README 'Certified masking'.",
+        "See README 'Certified masking'. For a detector (persons): ObjectSeeker's lines=30[,fill=0] "
+        "split lines per axis, 4·lines masked copies in one call, output `masked_heads`; recovered "
+        "boxes are added on the host (README 'Certified masking for detection').",
     ),
     engine: str = typer.Option(
         "onnx", "--engine", help="onnx | trt: also build a TensorRT plan (needs TensorRT and a GPU)."
@@ -210,6 +212,12 @@ def export_cmd(
         console.print(
             f"  masking: patch {k.patch} of the face ({k.patch_px} px) → {k.count} masks of {k.mask_px} px, "
             f"stride {k.stride_px} px, fill {k.fill} → output {k.output}"
+        )
+    if m.seeker is not None:
+        k = m.seeker
+        console.print(
+            f"  seeker : {k.lines} split lines per axis → {k.count} masked copies (fill {k.fill}) "
+            f"→ output {k.output}"
         )
     p = res.parity
     console.print(

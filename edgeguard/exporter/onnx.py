@@ -216,6 +216,8 @@ def export(
         masking: certified masking options (``patch=0.25[,masks=6,face=0.95,fill=0.5]``, see
             :mod:`edgeguard.defenses.masking`): the graph also outputs ``mask_logits`` (B, M, C), the
             logits of every one-masked copy of the frame; the mask geometry goes into the manifest.
+            For a detector, ObjectSeeker's split lines (``lines=30[,fill=0]``, see
+            :mod:`edgeguard.seeker`): the graph also outputs ``masked_heads`` (B, 4·lines, 4 + nc, N).
 
     Raises:
         ConfigError: bad name, spec, size, opset or normalisation.
@@ -284,8 +286,15 @@ def export(
         from .detector import OUTPUT, wrap
 
         wrapped, outputs = wrap(wrapped, det, specs, size), ("logits", OUTPUT)
-    masks = None
-    if masking is not None:
+    masks = splits = None
+    if masking is not None and info.task == "detection":  # ObjectSeeker's split-masked copies
+        from ..defenses.seeker import OUTPUT as SEEKER_OUTPUT
+        from ..defenses.seeker import SplitCopies
+        from ..seeker import parse as parse_splits
+
+        splits = parse_splits(masking, size)
+        wrapped, outputs = SplitCopies(wrapped, splits).eval(), ("logits", SEEKER_OUTPUT)
+    elif masking is not None:
         from ..certify import parse
         from ..defenses.masking import OUTPUT as MASK_OUTPUT
         from ..defenses.masking import MaskedCopies
@@ -325,6 +334,9 @@ def export(
     if masks is not None:
         geometry = {k: v for k, v in masks.as_dict().items() if k != "size"}
         data = replace(data, masking=manifest.Masking(output=outputs[1], **geometry))
+    if splits is not None:
+        seeker = manifest.Seeker(output=outputs[1], lines=splits.lines, count=splits.count, fill=splits.fill)
+        data = replace(data, seeker=seeker)
     reference = TorchEngine(wrapped, input_shape=(None, 3, *size), output_names=outputs)
     return finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)
 

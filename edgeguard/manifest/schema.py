@@ -174,6 +174,29 @@ class Masking(Part):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Seeker(Part):
+    """Certified masking for a detector (ObjectSeeker; ``edgeguard export DETECTOR --masking lines=30``,
+    manifest version 6): the graph also outputs the raw heads of the frame's ``count = 4 · lines``
+    split-masked copies, ``output`` (B, ``count``, 4 + nc, N), masked pixels set to ``fill``
+    (:mod:`edgeguard.seeker`)."""
+
+    WHERE = "seeker"
+    output: str = "masked_heads"
+    lines: int
+    count: int
+    fill: float
+
+    def check(self) -> None:
+        if not self.output:
+            raise self.fail("output", "expected a non-empty output name")
+        if self.lines < 1:
+            raise self.fail("lines", f"expected at least 1 split line per axis, got {self.lines}")
+        if self.count != 4 * self.lines:
+            raise self.fail("count", f"expected 4 · lines = {4 * self.lines}, got {self.count}")
+        _fraction(type(self), "fill", self.fill)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PrecisionParity(Part):
     """How an FP16/INT8 graph compared with the FP32 one at export (``exporter.precision``)."""
 
@@ -325,6 +348,7 @@ class Manifest(Part):
     host_stages: tuple[str, ...] = ()
     detector: Detector | None = None
     masking: Masking | None = None
+    seeker: Seeker | None = None
     precision: Precision = field(default_factory=Precision)
     opset: int = 17
     provenance: Provenance = field(default_factory=Provenance)
@@ -348,6 +372,10 @@ class Manifest(Part):
             raise self.fail("masking.output", f"{self.masking.output[:60]!r} is not one of the outputs")
         if self.masking is not None and self.masking.per_axis[0] > self.input.size[0]:
             raise self.fail("masking.per_axis", "more masks than pixel rows")
+        if self.seeker is not None and self.seeker.output not in self.outputs:
+            raise self.fail("seeker.output", f"{self.seeker.output[:60]!r} is not one of the outputs")
+        if self.seeker is not None and self.seeker.lines >= min(self.input.size):
+            raise self.fail("seeker.lines", "more split lines than pixel rows or columns")
         if not MIN_OPSET <= self.opset <= MAX_OPSET:
             raise self.fail("opset", f"expected an integer opset {MIN_OPSET}..{MAX_OPSET}, got {self.opset}")
         if self.engine is not None:

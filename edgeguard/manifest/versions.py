@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ._fields import fail, show
 
 FORMAT = "edgeguard-manifest"
-VERSION = 5
+VERSION = 6
 OLDEST = 1
 
 # Version 1 keys beyond the typed core: what exporter/onnx.py, precision.py and tensorrt.py added.
@@ -92,11 +92,20 @@ def _v4_to_v5(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _v5_to_v6(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 5 → 6 (``edgeguard export DETECTOR --masking lines=…``): the ``seeker`` part; no
+    version-5 engine had split-masked copies."""
+    out = dict(d)
+    out.setdefault("seeker", None)
+    return out
+
+
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 
