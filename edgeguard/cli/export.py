@@ -106,7 +106,8 @@ def export_cmd(
         None,
         "--detector-calib",
         help="Folder of clean images τ is set on. Default for the sign models: 500 rendered validation "
-        "images; required for other models.",
+        "images; for persons: 300 rendered validation scenes (its score: change of the class score map); "
+        "required for other models.",
     ),
     masking: str | None = typer.Option(
         None,

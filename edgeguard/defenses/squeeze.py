@@ -130,6 +130,43 @@ def squeeze_score(parts: torch.Tensor) -> torch.Tensor:
     return (p[1:] - p[:1]).abs().sum(dim=-1).amax(dim=0)
 
 
+class DetectionSqueeze(nn.Module):
+    """``x`` → ``(head, adv_score)`` for a YOLO-layout detector ``f`` (``(B, 4 + nc, N)`` heads).
+
+    Xu et al.'s score adapted to detection (:func:`detection_squeeze_score`): the L1 distance between
+    the per-anchor best class score maps of ``x`` and of each squeezed view, the largest over the
+    squeezers. All views run as one batched call of ``f``.
+
+    Shape:
+        (B, 3, H, W) → ((B, 4 + nc, N), (B,))
+    """
+
+    def __init__(self, f: nn.Module, squeezers: Squeezers) -> None:
+        super().__init__()
+        self.f = f
+        self.squeezers = squeezers
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        views = torch.cat([x, *self.squeezers(x)], dim=0)
+        out = self.f(views)
+        parts = out.reshape(len(self.squeezers.views) + 1, -1, *out.shape[1:])
+        return parts[0], detection_squeeze_score(parts)
+
+
+def detection_squeeze_score(parts: torch.Tensor) -> torch.Tensor:
+    """``(1 + k, B, 4 + nc, N)`` heads (row 0: the raw input) → ``(B,)`` scores.
+
+    ``m(v)`` is the per-anchor best class score map (``max`` over the ``nc`` class scores, in [0, 1]);
+    the score is ``max over squeezers s of Σ_anchors |m(x) − m(s(x))|``. A hiding patch works by pushing
+    the scores of the anchors on the person down with a fragile high-frequency pattern; squeezing
+    (bit depth, median) weakens the pattern, so those anchors' scores move back up and the map changes
+    far more than on a clean frame (Xu et al.'s argument, on the score map instead of the softmax). The
+    box regressions are left out: they move a lot on anchors whose score is near zero, which is noise.
+    """
+    m = parts[:, :, 4:, :].amax(dim=2)  # (1 + k, B, N)
+    return (m[1:] - m[:1]).abs().sum(dim=-1).amax(dim=0)
+
+
 def refuse_redundant(squeezers: Squeezers, defenses: Sequence[str], size: tuple[int, int] = (32, 32)) -> None:
     """Refuse a squeezer the fused ``defenses`` (canonical specs, in order) already apply.
 
@@ -213,9 +250,11 @@ def check_fpr(fpr: Any) -> float:
 
 __all__ = [
     "SQUEEZERS",
+    "DetectionSqueeze",
     "SqueezeDetector",
     "Squeezers",
     "check_fpr",
+    "detection_squeeze_score",
     "from_spec",
     "refuse_redundant",
     "squeeze_score",

@@ -206,7 +206,8 @@ def export(
         detector: adversarial-input detector spec (``squeeze:bits=4,median=2x2``, see
             :mod:`edgeguard.defenses.squeeze`): the graph gets a second output ``adv_score``.
         detector_fpr: false-positive rate on clean images the detector threshold τ is set for.
-        detector_calib: folder of clean images τ is set on (default for the sign models: rendered).
+        detector_calib: folder of clean images τ is set on (default for the sign models: rendered
+            signs; for ``persons``: rendered surveillance scenes).
         task: ``detection`` (or ``detect``) for a YOLO-layout ``.onnx`` detector (an Ultralytics
             export's ``task`` metadata says so too): manifest ``task: detection``, letterboxed input,
             labels from its ``names``; parity is also checked on the decoded boxes.
@@ -285,7 +286,7 @@ def export(
     if det is not None:
         from .detector import OUTPUT, wrap
 
-        wrapped, outputs = wrap(wrapped, det, specs, size), ("logits", OUTPUT)
+        wrapped, outputs = wrap(wrapped, det, specs, size, info.task), ("logits", OUTPUT)
     masks = splits = None
     if masking is not None and info.task == "detection":  # ObjectSeeker's split-masked copies
         from ..defenses.seeker import OUTPUT as SEEKER_OUTPUT
