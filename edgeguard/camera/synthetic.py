@@ -3,10 +3,11 @@
 The scene is a pinhole camera 1.3 m above a road, driving towards a stop sign on a post at the right
 roadside. Each *pass* drives from 32 m to 5 m at one sign yaw (viewing angle); the default passes are
 0°, +30° and −30°, as in RP2's drive-by evaluation (Eykholt et al., seed 004: the sign filmed from
-several angles and distances). ``sticker=1`` puts a fixed black-and-white sticker mask on the sign, the
-shape of RP2's "camouflage art" attack (two white bars above STOP, two black bars below). The sticker is
-not optimised against any model: it is a physical-attack *pattern*, for exercising the loop and the
-detector; optimised stickers come from ``edgeguard.attacks``.
+several angles and distances). ``sticker=1`` puts a fixed black-and-white pattern on the sign, the
+shape of RP2's "camouflage art" attack (two white bars above STOP, two black bars below), not optimised
+against any model; ``sticker=stop-bars`` pastes the RP2 sticker optimised against the demo
+configuration (shipped, ``make sticker``) and ``sticker=PATH.png`` one written by ``edgeguard attack
+rp2`` — pasted on the face exactly as the attack applied it (:mod:`.sticker_art`).
 
 The source knows where the sign is, so it reports a square ROI around it with every frame (like a
 perfect sign detector in front of the classifier; ``--crop auto`` uses it). Frames are a pure function
@@ -16,6 +17,7 @@ of (spec, frame index): the same spec replays identical pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import cv2
@@ -25,6 +27,7 @@ from ..data.templates import render_sign
 from ..errors import SourceError
 from ..registry import SOURCES
 from .sources import Box, Source, SourceOptions
+from .sticker_art import PATTERN, apply, load, pattern, resolve
 
 SCENES = ("stop-sign", "surveillance")
 TEMPLATE = 256  # template side in pixels (render_sign draws at >= 256)
@@ -32,13 +35,7 @@ CAM_HEIGHT = 1.3  # metres above the road
 SIGN_X, SIGN_Y, SIGN_R = 2.2, 0.9, 0.38  # lateral offset, height above the camera, half-width (30" sign)
 Z_FAR, Z_NEAR = 32.0, 5.0  # metres
 ROI_PAD = 1.4  # ROI side / sign width: the sign fills ~70 % of the crop, as in the training renders
-# RP2 camouflage-art layout, in template fractions (x0, y0, x1, y1) and colour (BGR).
-STICKERS = (
-    ((0.24, 0.22, 0.44, 0.31), (245, 245, 245)),
-    ((0.56, 0.22, 0.76, 0.31), (245, 245, 245)),
-    ((0.24, 0.69, 0.44, 0.78), (20, 20, 20)),
-    ((0.56, 0.69, 0.76, 0.78), (20, 20, 20)),
-)
+STICKERS = PATTERN  # the fixed camouflage-art pattern of ``sticker=1`` (kept for existing imports)
 
 
 @dataclass(frozen=True)
@@ -50,20 +47,23 @@ class DriveBy:
     height: int = 480
     fps: float = 30.0
     angles: tuple[float, ...] = (0.0, 30.0, -30.0)
-    sticker: bool = False
+    sticker: bool | str = False  # False, True (fixed pattern) or the path of an RP2 sticker PNG
     seed: int = 0
 
 
-def sign_template(sticker: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Front view of the stop sign as BGR uint8 plus its mask, with the fixed sticker mask if asked."""
+def sign_template(sticker: bool | str = False) -> tuple[np.ndarray, np.ndarray]:
+    """Front view of the stop sign as BGR uint8 plus its mask, wearing ``sticker`` if asked: ``True``
+    for the fixed pattern, a PNG path for an ``edgeguard attack rp2`` sticker.
+
+    Raises:
+        SourceError: an unreadable sticker.
+    """
     rgb, mask = render_sign("stop", TEMPLATE)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    if sticker:
-        for (x0, y0, x1, y1), colour in STICKERS:
-            p0 = (int(x0 * TEMPLATE), int(y0 * TEMPLATE))
-            p1 = (int(x1 * TEMPLATE), int(y1 * TEMPLATE))
-            cv2.rectangle(bgr, p0, p1, colour, -1)
-        bgr[mask == 0] = 0
+    if sticker is True:
+        bgr = apply(bgr, mask, pattern(TEMPLATE))
+    elif isinstance(sticker, str) and sticker:
+        bgr = apply(bgr, mask, load(Path(sticker), TEMPLATE))
     return bgr, mask.copy()
 
 
@@ -151,14 +151,19 @@ class DriveBySequence:
             max(1, int(self.f * 0.06 / z)),
             cv2.LINE_AA,
         )
+        roi = self._paste(img, self.quad(i))
+        return img, roi
+
+    def quad(self, i: int) -> np.ndarray:
+        """Pixel corners (top-left, top-right, bottom-right, bottom-left) of the sign's face square in
+        frame ``i``: the template's corners map onto these."""
+        _, z, yaw = self.pose(i)
         a = np.deg2rad(yaw)
         corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * SIGN_R
         world = np.stack(
             [SIGN_X + corners[:, 0] * np.cos(a), -SIGN_Y + corners[:, 1], z + corners[:, 0] * np.sin(a)], 1
         )
-        quad = self._project(world).astype(np.float32)
-        roi = self._paste(img, quad)
-        return img, roi
+        return self._project(world).astype(np.float32)
 
     def _paste(self, img: np.ndarray, quad: np.ndarray) -> Box:
         """Warp the sign into its bounding box only (cheap at any frame size) and alpha-blend it."""
@@ -223,9 +228,16 @@ def parse_synthetic(
     for key, value in parse_qsl(query, keep_blank_values=True):
         try:
             if key == "sticker":
-                if value not in ("0", "1", "true", "false", "yes", "no"):
-                    raise ValueError
-                kw["sticker"] = value in ("1", "true", "yes")
+                if value in ("0", "false", "no"):
+                    kw["sticker"] = False
+                else:  # 1 → the fixed pattern; a shipped name or PNG path → that sticker
+                    try:
+                        path = resolve(value)
+                        if path is not None:
+                            load(path, TEMPLATE)  # validated here, before any output opens
+                    except SourceError as exc:
+                        raise SourceError(f"--source {spec!r}: {exc}") from None
+                    kw["sticker"] = True if path is None else str(path)
             elif key in ("frames", "seed"):
                 kw[key] = int(value)
                 if kw[key] < (1 if key == "frames" else 0) or kw[key] > 10_000_000:
@@ -240,7 +252,7 @@ def parse_synthetic(
                 )
         except ValueError:
             raise SourceError(
-                f"--source {spec!r}: bad value {key}={value!r} (sticker=0|1, frames>=1, seed>=0, "
+                f"--source {spec!r}: bad value {key}={value!r} (frames>=1, seed>=0, "
                 f"angles=comma-separated degrees in -75..75)"
             ) from None
     for key, value, lo in (("width", width, 64), ("height", height, 64), ("fps", fps, 1)):
@@ -259,7 +271,10 @@ def synthetic_source(
 
         return surveillance_source(spec, width=width, height=height, fps=fps)
     cfg = parse_synthetic(spec, width=width, height=height, fps=fps)
-    sticker = " with RP2-style sticker" if cfg.sticker else ""
+    if cfg.sticker is True:
+        sticker = " with RP2-style sticker pattern"
+    else:
+        sticker = f" with RP2 sticker {Path(cfg.sticker).stem}" if cfg.sticker else ""
     return SyntheticSource(
         cfg, f"synthetic stop-sign drive-by{sticker} ({cfg.frames} frames, {cfg.width}x{cfg.height})"
     )
@@ -267,12 +282,14 @@ def synthetic_source(
 
 @SOURCES.register(
     "synthetic",
-    summary="rendered stop-sign drive-by (optional RP2-style sticker), or people walking with their boxes",
-    usage="synthetic:stop-sign[?sticker=1&frames=N&angles=0,30,-30] | synthetic:surveillance[?people=N]",
+    summary="rendered stop-sign drive-by (optional RP2 sticker), or people walking with their boxes",
+    usage="synthetic:stop-sign[?sticker=1|stop-bars|PATH.png&frames=N&angles=0,30,-30] | "
+    "synthetic:surveillance[?people=N]",
     schemes=("synthetic",),
     examples=(
         {"spec": "synthetic:stop-sign?frames=3"},
         {"spec": "synthetic:stop-sign?sticker=1&frames=2&angles=0"},
+        {"spec": "synthetic:stop-sign?sticker=stop-bars&frames=2&angles=0"},
         {"spec": "synthetic:surveillance?frames=2&people=2"},
     ),
 )
