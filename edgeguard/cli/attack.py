@@ -1,4 +1,5 @@
-"""``edgeguard attack rp2``: optimise an RP2 sticker for the stop sign and write it as a PNG.
+"""``edgeguard attack rp2`` (an RP2 sticker for the stop sign) and ``edgeguard attack patch`` (a
+person-hiding patch for a detector), each written as a PNG.
 
 Writes ``--out`` (RGBA: the sticker's black/white pixels, alpha 255 on the sticker and 0 elsewhere,
 in sign-face coordinates), ``<out>.stickered.png`` (the stop sign's face wearing it) and
@@ -50,9 +51,7 @@ def rp2_cmd(
     colours: str = typer.Option("bw", "--colours", help="bw (black/white) or palette (printable inks, NPS)."),
     steps: int = typer.Option(200, "--steps", help="Gradient steps (white-box)."),
     eot: int = typer.Option(8, "--eot", help="Viewing conditions per gradient step."),
-    query: int = typer.Option(
-        0, "--query", help="Query-only search with this many queries instead (0: gradients)."
-    ),
+    query: int = typer.Option(0, "--query", help="Query-only search with this many queries (0: gradients)."),
     views: int = typer.Option(200, "--views", help="Fresh viewing conditions the sticker is measured on."),
     seed: int = typer.Option(0, "--seed", help="Seeds every random draw (same seed, same sticker)."),
     masking: float | None = typer.Option(
@@ -118,4 +117,76 @@ def rp2_cmd(
     console.print(
         f"wrote {escape(str(out))} (+ .json, .stickered.png): fooled {m['fooled']:.0%} of {m['views']} "
         f"fresh views{tgt}, flagged {m['flagged']:.0%} — measured on {m['on']}"
+    )
+
+
+@attack_app.command("patch")
+def patch_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Patch PNG to write (RGB, patch pixels)."),
+    model: str = typer.Option("persons", "--model", "-m", help="Registry detector (persons) or ENGINE.onnx."),
+    defense: list[str] = typer.Option([], "--defense", "-d", help="In-graph defense spec (repeatable)."),
+    stage: list[str] = typer.Option([], "--stage", help="Host stage spec (repeatable)."),
+    detector: str | None = typer.Option(
+        None, "--detector", help="Squeeze detector spec (adaptive: stay under τ)."
+    ),
+    scale: float = typer.Option(0.25, "--scale", help="Patch side as a fraction of the person's height."),
+    steps: int = typer.Option(300, "--steps", help="Adam steps (white-box)."),
+    query: int = typer.Option(0, "--query", help="Query-only search with this many queries (0: gradients)."),
+    naive: bool = typer.Option(
+        False, "--naive", help="Fit on the bare detector (default: adaptive, through the defenses)."
+    ),
+    fit: int = typer.Option(200, "--fit", help="Rendered scenes the patch is fitted on."),
+    test: int = typer.Option(200, "--test", help="Held-out scenes it is measured on."),
+    seed: int = typer.Option(0, "--seed", help="Seeds every random draw (same seed, same patch)."),
+) -> None:
+    """Optimise a printable patch worn on people's torsos (Thys et al. 2019) that hides them from the
+    deployed person detector; write it with a JSON record (recall clean / random patch / patch) and a
+    grid of example detections."""
+    from .. import attacks
+    from ..eval import Config, person_patch
+    from ..outputs import OutputGroup
+
+    if not str(out).lower().endswith(".png"):
+        raise ConfigError(f"--out {str(out)!r}: the patch is written as PNG (name it *.png)")
+    for key, v, lo in (("--steps", steps, 1), ("--query", query, 0), ("--fit", fit, 1), ("--test", test, 1)):
+        if v < lo:
+            raise ConfigError(f"attack patch: {key} must be >= {lo}, got {v}")
+    if query:
+        attacks.create("patch-query", scale=scale, queries=query)
+    else:
+        attacks.create("patch", scale=scale, steps=steps)
+    config = Config(
+        name="+".join([Path(model).name, *defense, *stage]),
+        model=model,
+        defenses=tuple(defense),
+        stages=tuple(stage),
+        detector=detector,
+    )
+    labels, _ = person_patch.detector_facts(config)
+    person_patch.person_class(labels, config.name)
+    meta_path, examples_path = out.with_suffix(".json"), out.with_name(out.stem + ".examples.png")
+    group = OutputGroup(
+        [out, meta_path, examples_path], what=["--out", "--out (.json)", "--out (.examples.png)"]
+    )
+    mode = "query" if query else ("naive" if naive else "adaptive")
+    with console.status("optimising the patch …"):
+        result = person_patch.run(
+            config, mode=mode, scale=scale, steps=steps, queries=query, fit=fit, test=test, seed=seed
+        )
+    with group:
+        rgb = (result.patch.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+        ok1, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        ok2, ex = cv2.imencode(".png", cv2.cvtColor(result.examples, cv2.COLOR_RGB2BGR))
+        if not (ok1 and ok2):
+            raise ConfigError("attack patch: PNG encoding failed")
+        group.write_bytes(out, png.tobytes())
+        group.write_bytes(examples_path, ex.tobytes())
+        group.write_text(meta_path, json.dumps(result.meta, indent=2) + "\n")
+        group.commit()
+    m = result.meta["measured"]
+    console.print(
+        f"wrote {escape(str(out))} (+ .json, .examples.png): person recall clean {m['clean']['recall']:.0%}, "
+        f"random patch {m['random']['recall']:.0%}, patch {m['patch']['recall']:.0%} "
+        f"({m['patch']['people']} people, {result.meta['test']['scenes']} held-out scenes), "
+        f"measured on {m['on']}"
     )

@@ -82,6 +82,11 @@ def plan_attack(spec: str, eps: tuple[float, ...], *, n: int, seed: int, eot: in
 
     entry, params = ATTACKS.resolve(spec)
     meta = entry.extra
+    if meta.get("task", "classification") != "classification":
+        raise ConfigError(
+            f"attack {spec!r}: {entry.name} attacks a person detector (it needs person boxes); eval grids "
+            "run classifiers: use `edgeguard attack patch` or `edgeguard scenario surveillance`"
+        )
     minimal = bool(meta.get("minimal", False))
     params = dict(params)
     if "eps" in params:
