@@ -45,6 +45,7 @@ _COMMANDS = [
     "eval",
     "triton",
     "bench",
+    "scenario",
 ]
 
 

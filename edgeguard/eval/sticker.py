@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,7 @@ def model_facts(config: Config) -> tuple[list[str] | None, int]:
     if config.is_engine:
         from ..engines.onnxruntime import read_onnx_manifest
 
-        m = read_onnx_manifest(config.model)
+        m = read_onnx_manifest(Path(config.model))
         if m is None:
             raise ConfigError(f"{config.model}: no edgeguard manifest (labels and input size unknown)")
         return (list(m.labels) if m.labels else None), int(m.input.size[0])
@@ -115,7 +116,6 @@ def run(
     """
     from .attackable import attackable as make_attackable
     from .config import deploy
-    from .oracle import Oracle
 
     if isinstance(views, bool) or not isinstance(views, int) or not 1 <= views <= 10_000:
         raise ConfigError(f"attack rp2: --views must be a whole number in 1..10000, got {views!r}")
@@ -135,14 +135,9 @@ def run(
     tau = None
     if query:
         with tempfile.TemporaryDirectory() as tmp:
-            pipe = deploy(config, workdir or tmp)
-            det = pipe.manifest.detector
-            model: Any = Oracle(pipe, score=det is not None)
-            if det is not None:
-                tau = float(det.threshold)
-                attack = replace(attack, tau=tau)
-            found = attack.optimise(model, face, y, alpha=alpha, size=side, generator=_gen(seed))
-            measured = _measure(model, found.apply(face), y, t, alpha, side, views, seed, tau)
+            found, measured, tau = _query_on(
+                deploy(config, workdir or tmp), attack, face, y, t, alpha, side, views, seed
+            )
             measured_on = "the deployed pipeline (onnxruntime)"
     else:
         made = make_attackable(config, seed=seed)
@@ -190,6 +185,51 @@ def run(
     return StickerResult(rgba=rgba, stickered=stickered, meta=meta)
 
 
+def query_on(
+    pipe: Any,
+    *,
+    target: str | None = None,
+    mask: str = "bars",
+    queries: int = 300,
+    views: int = 24,
+    measure_views: int = 200,
+    seed: int = 0,
+) -> tuple[Any, dict[str, float], str]:
+    """The query-only sticker search (``rp2-query``) on an already deployed ``pipe`` — one a caller
+    configured itself (escalation, ``certify=False`` …); its detector, if any, is evaded (τ from the
+    manifest). Returns ``(sticker, measured rates over measure_views fresh views, attack spec)``.
+
+    Raises:
+        ConfigError: a bad mask or target, or a pipeline that does not read the stop sign's labels.
+    """
+    labels = list(pipe.labels) if pipe.labels else None
+    side = int(pipe.size[0])
+    t = resolve_target(target, labels)
+    y_idx = resolve_target("stop", labels) if labels else 0
+    attack = rp2_query(mask=mask, target=target, queries=queries, views=views).with_labels(labels)
+    face, alpha = stop_face(FACE_SCALE * side)
+    found, measured, tau = _query_on(
+        pipe, attack, face, torch.tensor([y_idx]), t, alpha, side, measure_views, seed
+    )
+    return found, {**measured, "detector_tau": tau}, replace(attack, tau=tau or 0.0).spec()
+
+
+def _query_on(
+    pipe: Any, attack: Any, face: torch.Tensor, y: torch.Tensor, t: int | None, alpha: torch.Tensor,
+    side: int, views: int, seed: int,
+) -> tuple[Any, dict[str, float], float | None]:  # fmt: skip
+    from .oracle import Oracle
+
+    det = pipe.manifest.detector
+    model = Oracle(pipe, score=det is not None)
+    tau = None
+    if det is not None:
+        tau = float(det.threshold)
+        attack = replace(attack, tau=tau)
+    found = attack.optimise(model, face, y, alpha=alpha, size=side, generator=_gen(seed))
+    return found, _measure(model, found.apply(face), y, t, alpha, side, views, seed, tau), tau
+
+
 def mask_set_for(config: Config, masking: float | None, side: int) -> Any:
     """The certified-masking mask set the attack must survive: the engine's own (manifest), or one
     for ``masking`` (patch side) at the model's input size; ``None`` without masking."""
@@ -198,7 +238,7 @@ def mask_set_for(config: Config, masking: float | None, side: int) -> Any:
     if config.is_engine:
         from ..engines.onnxruntime import read_onnx_manifest
 
-        m = read_onnx_manifest(config.model)
+        m = read_onnx_manifest(Path(config.model))
         own = certify.mask_set_of(m) if m is not None else None
         if own is not None:
             return own
@@ -230,4 +270,4 @@ def _detector_tau(config: Config, workdir: str | None) -> float:
     return float(det.threshold)
 
 
-__all__ = ["StickerResult", "check_plan", "model_facts", "run", "stop_face"]
+__all__ = ["StickerResult", "check_plan", "model_facts", "query_on", "run", "stop_face"]
