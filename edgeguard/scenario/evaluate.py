@@ -17,11 +17,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
-from ..camera.synthetic import DriveBy, DriveBySequence, sign_template
+from ..camera.synthetic import DriveBy, DriveBySequence
 from ..data.templates import render_sign
 from ..eval.driveby import frames as render_frames
 from ..eval.records import wilson
@@ -46,13 +45,11 @@ def condition_frames(sticker: Sticker, cond: Condition, index: int, n: int, seed
 
 
 def approach(sticker: Sticker, n: int, seed: int) -> tuple[list[np.ndarray], list[tuple[int, int, int, int]]]:
-    """The drive-by approach: ``n`` full frames (BGR, 640×480) and the sign's ROI in each."""
-    seq = DriveBySequence(DriveBy(frames=n, angles=(0.0,), seed=seed + APPROACH_SEED_OFFSET))
-    bgr, mask = sign_template(False)
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    worn = cv2.cvtColor(sticker.on_face(rgb, mask), cv2.COLOR_RGB2BGR)
-    worn[mask == 0] = 0
-    seq.sign = worn  # the sticker pasted on the template the sequence warps into every frame
+    """The drive-by approach: ``n`` full frames (BGR, 640×480) and the sign's ROI in each — the camera
+    loop's ``synthetic:stop-sign?sticker=PATH`` source (the sticker pasted on the face as the attack
+    composited it, :mod:`edgeguard.camera.sticker_art`)."""
+    path = str(sticker.path) if sticker.path is not None else False
+    seq = DriveBySequence(DriveBy(frames=n, angles=(0.0,), seed=seed + APPROACH_SEED_OFFSET, sticker=path))
     out, rois = [], []
     for i in range(n):
         frame, roi = seq.render(i)

@@ -75,6 +75,7 @@ class Sticker:
     kind: str
     rgba: np.ndarray | None
     meta: dict[str, Any]
+    path: Path | None = None  # the PNG (with its .json beside it), as `edgeguard attack rp2` writes them
 
     def on_face(self, face: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """``face`` (RGB uint8, any size) wearing the sticker (resized nearest to the face)."""
@@ -149,11 +150,12 @@ def acquire(
     stem = f"{'signs' if kind == 'naive' else config.name}-{kind}-{digest}".replace("+", "_")
     cached = None
     for png in sorted(folder.glob(f"*-{digest}.png")) if folder.is_dir() else ():  # same optimisation
-        cached = cached or _load(png, png.with_suffix(".json"))
+        if cached is None and (cached := _load(png, png.with_suffix(".json"))) is not None:
+            cached.path = png
     if cached is not None:
         if log:
             log(f"sticker {kind} for {config.name}: cached {cached.meta.get('file')}")
-        return Sticker(kind, cached.rgba, {**cached.meta, "kind": kind})
+        return Sticker(kind, cached.rgba, {**cached.meta, "kind": kind}, cached.path)
     if log:
         how = ", ".join(f"{k}={v}" for k, v in effort.items())
         log(f"sticker {kind} for {config.name}: optimising ({how})")
@@ -165,6 +167,7 @@ def acquire(
     sticker.kind = kind
     sticker.meta.update({"kind": kind, "key": key, "file": f"{stem}.png"})
     _save(folder, stem, sticker)
+    sticker.path = folder / f"{stem}.png"
     return sticker
 
 
@@ -187,6 +190,7 @@ def _shipped(
         return None
     loaded = _load(SHIPPED, meta_path)
     if loaded is not None:
+        loaded.path = SHIPPED
         loaded.meta["source"] = f"shipped: edgeguard/models/stickers/{SHIPPED.name}"
     return loaded
 
@@ -236,6 +240,7 @@ def _query(
         "attack": spec,
         "config": config.to_dict(quick),
         "face_px": FACE_SCALE * int(pipe.size[0]),
+        "mask": {"spec": mask, "rects_xyxy_face_fraction": [list(r) for r in found.rects]},
         "measured": {**measured, "views": views, "on": "the deployed pipeline (onnxruntime)"},
     }
     return Sticker("", rgba, meta)
