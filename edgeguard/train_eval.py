@@ -100,19 +100,29 @@ def evaluate_models(
     out: str | Path | None = None,
     confusion_png: str | Path | None = None,
     threads: int = 1,
+    variety: str = "classic",
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Clean top-1 on ``n`` held-out rendered images (base seed ``TEST_SEED``, disjoint from training
     and validation) and accuracy under a white-box attack (``attack``: PGD by default, or any registered
     white-box attack spec, e.g. ``fgsm:eps=8/255``) on the first ``n_attack`` of them, per registered
-    model (shipped weights). Optionally writes the JSON and the first model's confusion matrix PNG."""
+    model (shipped weights). Optionally writes the JSON and the first model's confusion matrix PNG.
+    ``variety`` draws the test signs as ``classic`` (the published numbers), ``wide`` or ``unseen``
+    (held-out drawing choices, :mod:`edgeguard.data.looks`); ``command`` is recorded in the JSON."""
     from .data import dataset
     from .models import build
 
     torch.set_num_threads(max(1, threads))
     pgd = parse_adv(attack)
-    x, y = dataset.render_arrays(dataset.SignDataset(n, dataset.TEST_SEED), workers=2)
+    x, y = dataset.render_arrays(dataset.SignDataset(n, dataset.TEST_SEED, variety=variety), workers=2)
     res: dict[str, Any] = {
-        "test_set": {"renderer_base_seed": dataset.TEST_SEED, "n": n, "size": 64},
+        **({"command": command} if command else {}),
+        "test_set": {
+            "renderer_base_seed": dataset.TEST_SEED,
+            "n": n,
+            "size": 64,
+            **({"variety": variety} if variety != "classic" else {}),
+        },
         "attack": pgd.spec() if pgd else None,
         "models": {},
     }

@@ -200,11 +200,31 @@ def evaluate(
         None, help="Write the numbers as JSON (e.g. edgeguard/models/weights/signs-eval.json)."
     ),
     confusion: Path = typer.Option(None, help="Write the first model's confusion matrix PNG."),
+    variety: str = typer.Option(
+        "classic",
+        help="How the test signs are drawn: classic (the published numbers) | wide | unseen (held-out "
+        "fonts, proportions, palettes, borders, wear: a new user's own signs).",
+    ),
 ) -> None:
     """Clean top-1 and PGD robust accuracy of the sign models on a held-out rendered set."""
+    import shlex
+
+    from ..data.looks import check_variety
     from ..train_eval import evaluate_models
 
-    res = evaluate_models(models, n=n, attack=attack, n_attack=n_attack, out=out, confusion_png=confusion)
+    check_variety(variety, what="--variety")
+    argv = [a for m in models for a in ("--model", m)] + ["-n", str(n), "--attack", attack]
+    argv += ["--n-attack", str(n_attack), "--variety", variety] + (["--out", str(out)] if out else [])
+    res = evaluate_models(
+        models,
+        n=n,
+        attack=attack,
+        n_attack=n_attack,
+        out=out,
+        confusion_png=confusion,
+        variety=variety,
+        command=shlex.join(["edgeguard", "train", "eval", *argv]),
+    )
     for name, r in res["models"].items():
         robust = (
             f"  robust {r['robust_top1']:.4f} under {res['attack']} (n={r['n_attack']})"

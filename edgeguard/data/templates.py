@@ -179,10 +179,9 @@ def _arrow(
     if chevron:  # the shaft runs to the tip; two strokes bent back from it
         shaft = np.round(p * 16).astype(np.int32)
         cv2.polylines(img, [shaft], False, color, int(width), cv2.LINE_AA, 4)
-        wing = [p[-1] - d * head + n * head * 0.9, p[-1], p[-1] - d * head - n * head * 0.9]
-        cv2.polylines(
-            img, [np.round(np.array(wing) * 16).astype(np.int32)], False, color, int(width), cv2.LINE_AA, 4
-        )
+        wing = np.round(np.array([p[-1] - d * head + n * head, p[-1], p[-1] - d * head - n * head]) * 16)
+        pen = max(1, int(width * 0.6))
+        cv2.polylines(img, [wing.astype(np.int32)], False, color, pen, cv2.LINE_AA, 4)
         return
     base = p[-1] - d * head
     shaft = np.vstack([p[:-1], base])

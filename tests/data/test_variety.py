@@ -158,3 +158,96 @@ def test_train_config_renders_the_chosen_variety() -> None:
     assert np.array_equal(xt, ref) and len(labels) == 13
     with pytest.raises(ConfigError, match="only the synthetic data has varieties"):
         load_data(TrainConfig(out="x", data="folder:/nowhere", variety="wide"))
+
+
+def _outside_wide_box(colour: tuple[int, int, int], classic: tuple[int, int, int]) -> bool:
+    return int(np.abs(np.subtract(colour, classic)).max()) > looks.WIDE_COLOUR_JITTER
+
+
+def test_unseen_makes_only_choices_wide_never_makes() -> None:
+    from edgeguard.data.glyphs import UNSEEN_FONTS
+
+    rng = np.random.default_rng(1)
+    drawn = [looks.sample_look(rng, "unseen") for _ in range(200)]
+    assert {lk.ttf for lk in drawn} == set(UNSEEN_FONTS)  # outline glyphs; wide only has stroke fonts
+    assert all(lk.corner > 0 and lk.outline > 0 and lk.chevron and lk.text_h != 1.0 for lk in drawn)
+    assert {(lk.red, lk.white, lk.blue, lk.yellow, lk.black) for lk in drawn} == set(looks.UNSEEN_PALETTES)
+    for pal in looks.UNSEEN_PALETTES:
+        assert _outside_wide_box(pal[0], RED) and _outside_wide_box(pal[2], BLUE)
+    held_out = {name for name, _ in looks.UNSEEN_NUISANCES}
+    assert held_out.isdisjoint(name for name, _ in looks.WIDE_NUISANCES)
+
+
+def test_unseen_fronts_differ_from_classic_as_intended() -> None:
+    from edgeguard.data.templates import SignLook
+
+    rgb, mask = draw_template(0, 256, SignLook(corner=0.12, outline=0.015))
+    ref, ref_mask = render_sign("stop", 256)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    edge = (ref_mask > 200) & (cv2.erode(ref_mask, k) < 128)
+    assert ref[edge].mean() > 200  # classic: a white border to the very edge
+    edge_u = (mask > 200) & (cv2.erode(mask, k) < 128)
+    assert rgb[edge_u].mean() < 90  # unseen: a dark outline
+    vx, vy = (128 + 126.5 * np.cos(np.deg2rad(22.5)) * 0.97, 128 + 126.5 * np.sin(np.deg2rad(22.5)) * 0.97)
+    assert ref_mask[int(vy), int(vx)] == 255 and mask[int(vy), int(vx)] == 0  # a rounded corner
+    # the digits in an outline font: present (about as much ink) but different pixels from Hershey's
+    for font in ("DejaVuSans-Bold.ttf", "DejaVuSerif-Bold.ttf"):
+        ttf, _ = draw_template(5, 256, SignLook(ttf=font))
+        classic, _ = render_sign("speed_limit_60", 256)
+        inner = np.hypot(*np.mgrid[-128:128, -128:128]) < 0.6 * 126.5
+        ink_t, ink_c = (ttf[inner].max(-1) < 100).mean(), (classic[inner].max(-1) < 100).mean()
+        assert 0.5 < ink_t / ink_c < 2.0
+        assert ((ttf[inner].max(-1) < 100) != (classic[inner].max(-1) < 100)).mean() > 0.3 * ink_c
+    # open-V arrow heads: the classic filled head's centre is paint, the chevron's is not
+    arrow_c, _ = render_sign("keep_right", 256)
+    arrow_u, _ = draw_template(9, 256, SignLook(chevron=True))
+    white_c, white_u = arrow_c.min(-1) > 200, arrow_u.min(-1) > 200
+    assert (white_c != white_u).mean() > 0.03  # a different head shape, not anti-aliasing
+
+
+def test_unseen_set_reproducible_labelled_and_loaded_by_eval() -> None:
+    from edgeguard.data import TEST_SEED
+    from edgeguard.eval.data import load_data
+
+    a, ya = render_arrays(SignDataset(13, TEST_SEED, 64, variety="unseen"))
+    b, yb = render_arrays(SignDataset(13, TEST_SEED, 64, variety="unseen"))
+    c, yc = render_arrays(SignDataset(13, TEST_SEED, 64))
+    assert np.array_equal(a, b) and np.array_equal(ya, yc) and np.array_equal(yb, yc)
+    assert all(np.abs(a[i].astype(int) - c[i].astype(int)).mean() > 2 for i in range(13))
+    d = load_data("signs:variety=unseen", 13, (64, 64), fit=4)
+    assert np.array_equal((d.x.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8), a)
+    assert d.y.tolist() == ya.tolist() and d.describe()["spec"] == "signs:variety=unseen"
+    fit, _ = render_arrays(SignDataset(4, 1, 64, variety="unseen"))  # the validation seed
+    assert np.array_equal((d.fit_x.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8), fit)
+    classic = load_data("signs:variety=classic", 4, (64, 64))
+    assert torch_equal(classic.x, load_data("signs", 4, (64, 64)).x)
+    with pytest.raises(ConfigError, match=r"--data: expected signs or signs:variety=classic\|wide\|unseen"):
+        load_data("signs:variety=bold", 3, (64, 64))
+    with pytest.raises(ConfigError, match="expected signs or signs:variety"):
+        load_data("signs:style=unseen", 3, (64, 64))
+
+
+def torch_equal(a, b) -> bool:  # type: ignore[no-untyped-def]
+    return bool((a == b).all())
+
+
+def test_eval_cli_refuses_bad_variety_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ev"
+    args = ("eval", "--model", "signs", "--attack", "pgd", "--data", "signs:variety=bold", "--out", str(out))
+    code, err = _cli(capsys, *args)
+    assert code == 2 and err.count("\n") == 1 and "expected signs or signs:variety=" in err
+    assert not out.exists()
+
+
+def test_preview_shows_the_unseen_look(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "fronts.png"
+    code, err = _cli(capsys, "data", "preview", "templates", "--variety", "unseen", "--out", str(out))
+    assert code == 0, err
+    sheet = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+    assert sheet.shape == (128, 13 * 128, 3)
+    classic_out = tmp_path / "classic.png"
+    assert _cli(capsys, "data", "preview", "templates", "--out", str(classic_out))[0] == 0
+    classic = cv2.cvtColor(cv2.imread(str(classic_out)), cv2.COLOR_BGR2RGB)
+    for i in range(13):  # every front drawn differently from the classic template
+        tile = np.s_[:, i * 128 : (i + 1) * 128]
+        assert np.abs(sheet[tile].astype(int) - classic[tile].astype(int)).mean() > 3, CLASSES[i]
