@@ -251,3 +251,28 @@ def test_preview_shows_the_unseen_look(tmp_path: Path, capsys: pytest.CaptureFix
     for i in range(13):  # every front drawn differently from the classic template
         tile = np.s_[:, i * 128 : (i + 1) * 128]
         assert np.abs(sheet[tile].astype(int) - classic[tile].astype(int)).mean() > 3, CLASSES[i]
+
+
+def test_train_eval_measures_the_unseen_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import torch
+
+    from edgeguard.attacks import Normalized
+    from edgeguard.data import TEST_SEED
+    from edgeguard.models import build
+
+    out = tmp_path / "unseen.json"
+    args = ("train", "eval", "-m", "signs", "-n", "13", "--attack", "none", "--variety", "unseen")
+    code, err = _cli(capsys, *args, "--out", str(out))
+    assert code == 0, err
+    res = json.loads(out.read_text())
+    assert res["test_set"]["variety"] == "unseen" and res["test_set"]["n"] == 13
+    assert res["command"].startswith("edgeguard train eval --model signs -n 13 --attack none")
+    x, y = render_arrays(SignDataset(13, TEST_SEED, 64, variety="unseen"))
+    net, info = build("signs")
+    with torch.no_grad():
+        pred = Normalized(net, info.mean, info.std).eval()(torch.from_numpy(x).permute(0, 3, 1, 2) / 255.0)
+    assert res["models"]["signs"]["clean_top1"] == pytest.approx(float((pred.argmax(1).numpy() == y).mean()))
+    code, err = _cli(capsys, "train", "eval", "--variety", "odd", "--out", str(tmp_path / "x.json"))
+    assert code == 2 and "unknown --variety 'odd'" in err and not (tmp_path / "x.json").exists()
