@@ -32,8 +32,8 @@ from .letterbox import Geometry
 from .manifest import Manifest
 from .preprocess import check_crop, load_image, preprocess
 from .registry import uri_scheme
-from .seeker import SeekerOptions, split_set_of
 from .seeker import finish as seeker_finish
+from .seeker import options_of, split_set_of
 
 HostStage = Callable[[np.ndarray], np.ndarray]
 Crop = str | tuple[int, int, int, int]
@@ -198,7 +198,7 @@ class Pipeline:
         self.certify = bool(certify)
         self.masks = mask_set_of(self.manifest)
         self.splits = split_set_of(self.manifest)  # ObjectSeeker's masked copies (detection engines)
-        self.seeker = SeekerOptions()  # its host-side merge parameters (edgeguard.seeker)
+        self.seeker = options_of(self.manifest)  # its host merge's τ_mask and pruning IoA
         self.escalate = escalate
         self.gate = gate or flagged_gate
         if escalate is not None and gate is None and self.manifest.detector is None:

@@ -49,7 +49,7 @@ DEFAULT_MASKED_CONF = 0.8  # the paper's τ_mask (--masked-conf-thres default)
 DEFAULT_PRUNE = 0.6  # the paper's τ_ioa (--ioa-prune-thres default)
 DEFAULT_EPS = 0.1  # DBSCAN radius of the paper's code and ART
 SIDES = ("top", "bottom", "left", "right")
-_KEYS = ("lines", "fill")
+_KEYS = ("lines", "fill", "masked_conf", "prune")
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,9 @@ def split_set(lines: Any, size: tuple[int, int], *, fill: Any = DEFAULT_FILL) ->
     return SplitSet(int(lines), (int(h), int(w)), float(fill))
 
 
-def parse(text: Any, size: tuple[int, int]) -> SplitSet:
-    """``lines=30[,fill=0]`` (``--masking`` for a detector) → :class:`SplitSet`."""
+def parse(text: Any, size: tuple[int, int]) -> tuple[SplitSet, SeekerOptions]:
+    """``lines=30[,fill=0,masked_conf=0.8,prune=0.6]`` (``--masking`` for a detector) → the geometry
+    and the host merge's options."""
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(f"--masking {text!r}: expected options such as lines=30 for a detector")
     _, short, params = split_spec(f"masking:{text}")
@@ -140,7 +141,17 @@ def parse(text: Any, size: tuple[int, int]) -> SplitSet:
             f"--masking: {unknown[0]!r} is not an option for a detector (takes {', '.join(_KEYS)}; "
             f"patch= is the classifiers' PatchCleanser geometry)"
         )
-    return split_set(params.get("lines", DEFAULT_LINES), size, fill=params.get("fill", DEFAULT_FILL))
+    splits = split_set(params.get("lines", DEFAULT_LINES), size, fill=params.get("fill", DEFAULT_FILL))
+    opts = SeekerOptions(
+        masked_conf=params.get("masked_conf", DEFAULT_MASKED_CONF), prune=params.get("prune", DEFAULT_PRUNE)
+    )
+    return splits, opts.check()
+
+
+def options_of(manifest: Manifest) -> SeekerOptions:
+    """The host merge options a detection engine's manifest records (the defaults without one)."""
+    s = getattr(manifest, "seeker", None)
+    return SeekerOptions() if s is None else SeekerOptions(masked_conf=s.masked_conf, prune=s.prune)
 
 
 def split_set_of(manifest: Manifest) -> SplitSet | None:
@@ -240,7 +251,7 @@ class SeekerOptions:
         for name in ("masked_conf", "prune", "eps"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-                raise ConfigError(f"objectseeker {name}={v!r}: expected a number in 0..1")
+                raise ConfigError(f"--masking {name}={v!r}: expected a number in 0..1")
         return self
 
 
@@ -315,6 +326,7 @@ __all__ = [
     "finish",
     "masked_rows",
     "merge",
+    "options_of",
     "parse",
     "prune",
     "split_set",

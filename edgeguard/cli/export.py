@@ -115,9 +115,10 @@ def export_cmd(
         help="Certified masking (PatchCleanser) against one square sticker: patch=0.25 is the sticker's "
         "side as a fraction of the sign face's (options masks=6 per axis, face=0.95 of the crop, "
         "fill=0.5). The graph also outputs `mask_logits` (B, M, C); the decision reports `certified`. "
-        "See README 'Certified masking'. For a detector (persons): ObjectSeeker's lines=30[,fill=0] "
-        "split lines per axis, 4·lines masked copies in one call, output `masked_heads`; recovered "
-        "boxes are added on the host (README 'Certified masking for detection').",
+        "See README 'Certified masking'. For a detector (persons): ObjectSeeker's "
+        "lines=30[,fill=0,masked_conf=0.8,prune=0.6] split lines per axis, 4·lines masked copies in "
+        "one call, output `masked_heads`; recovered boxes are added on the host (README 'Certified "
+        "masking for detection').",
     ),
     engine: str = typer.Option(
         "onnx", "--engine", help="onnx | trt: also build a TensorRT plan (needs TensorRT and a GPU)."
@@ -218,7 +219,7 @@ def export_cmd(
         k = m.seeker
         console.print(
             f"  seeker : {k.lines} split lines per axis → {k.count} masked copies (fill {k.fill}) "
-            f"→ output {k.output}"
+            f"→ output {k.output}; host merge τ_mask {k.masked_conf}, prune IoA {k.prune}"
         )
     p = res.parity
     console.print(

@@ -36,17 +36,28 @@ class SplitCopies(nn.Module):
         rects = torch.as_tensor(splits.rects(), dtype=torch.float32)  # (M, 4): y0, y1, x0, x1
         self.register_buffer("rects", rects.view(-1, 4, 1, 1))
 
-    def keep(self) -> torch.Tensor:
-        """``(M, 1, H, W)``: 0 inside each copy's masked half, 1 elsewhere."""
+    def keep(self, x: torch.Tensor | None = None) -> torch.Tensor:
+        """``(M, 1, H, W)``: 0 inside each copy's masked half, 1 elsewhere.
+
+        With ``x`` the row and column indices are counted from the input (a cumulative sum of
+        ``0 · x + 1``) instead of ``arange``: the graph simplifier folds anything built from constants
+        or static shapes alone, and would store the whole (M, H, W) mask again. (A NaN frame gives NaN
+        copies, which the pipeline refuses as it refuses any NaN output.)
+        """
         h, w = self.size
-        ys = torch.arange(h, dtype=torch.float32, device=self.rects.device).view(1, h, 1)
-        xs = torch.arange(w, dtype=torch.float32, device=self.rects.device).view(1, 1, w)
+        if x is None:
+            ys = torch.arange(h, dtype=torch.float32, device=self.rects.device).view(1, h, 1)
+            xs = torch.arange(w, dtype=torch.float32, device=self.rects.device).view(1, 1, w)
+        else:
+            ones = x[:1, 0] * 0.0 + 1.0  # (1, H, W), data-dependent: not folded
+            ys = torch.cumsum(ones[:, :, :1], dim=1) - 1.0  # (1, H, 1)
+            xs = torch.cumsum(ones[:, :1, :], dim=2) - 1.0  # (1, 1, W)
         r = self.rects
         inside = (ys >= r[:, 0]) & (ys < r[:, 1]) & (xs >= r[:, 2]) & (xs < r[:, 3])  # (M, H, W)
         return (~inside).to(torch.float32).unsqueeze(1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        keep = self.keep()
+        keep = self.keep(x)
         m = keep.shape[0]
         copies = x.unsqueeze(1) * keep + self.fill * (1.0 - keep)  # (B, M, 3, H, W)
         views = torch.cat([x.unsqueeze(1), copies], dim=1).reshape(-1, 3, *self.size)

@@ -293,7 +293,7 @@ def export(
         from ..defenses.seeker import SplitCopies
         from ..seeker import parse as parse_splits
 
-        splits = parse_splits(masking, size)
+        splits, seeker_opts = parse_splits(masking, size)
         wrapped, outputs = SplitCopies(wrapped, splits).eval(), ("logits", SEEKER_OUTPUT)
     elif masking is not None:
         from ..certify import parse
@@ -336,7 +336,14 @@ def export(
         geometry = {k: v for k, v in masks.as_dict().items() if k != "size"}
         data = replace(data, masking=manifest.Masking(output=outputs[1], **geometry))
     if splits is not None:
-        seeker = manifest.Seeker(output=outputs[1], lines=splits.lines, count=splits.count, fill=splits.fill)
+        seeker = manifest.Seeker(
+            output=outputs[1],
+            lines=splits.lines,
+            count=splits.count,
+            fill=splits.fill,
+            masked_conf=seeker_opts.masked_conf,
+            prune=seeker_opts.prune,
+        )
         data = replace(data, seeker=seeker)
     reference = TorchEngine(wrapped, input_shape=(None, 3, *size), output_names=outputs)
     return finish(onnx_model, out_path, data, reference, size, tolerance, parity_images, t0)

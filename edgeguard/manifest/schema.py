@@ -177,14 +177,17 @@ class Masking(Part):
 class Seeker(Part):
     """Certified masking for a detector (ObjectSeeker; ``edgeguard export DETECTOR --masking lines=30``,
     manifest version 6): the graph also outputs the raw heads of the frame's ``count = 4 · lines``
-    split-masked copies, ``output`` (B, ``count``, 4 + nc, N), masked pixels set to ``fill``
-    (:mod:`edgeguard.seeker`)."""
+    split-masked copies, ``output`` (B, ``count``, 4 + nc, N), masked pixels set to ``fill``; the host
+    merge keeps masked boxes above ``masked_conf`` (τ_mask) and prunes those a base box covers with IoA
+    ≥ ``prune`` (:mod:`edgeguard.seeker`)."""
 
     WHERE = "seeker"
     output: str = "masked_heads"
     lines: int
     count: int
     fill: float
+    masked_conf: float = 0.8
+    prune: float = 0.6
 
     def check(self) -> None:
         if not self.output:
@@ -193,7 +196,8 @@ class Seeker(Part):
             raise self.fail("lines", f"expected at least 1 split line per axis, got {self.lines}")
         if self.count != 4 * self.lines:
             raise self.fail("count", f"expected 4 · lines = {4 * self.lines}, got {self.count}")
-        _fraction(type(self), "fill", self.fill)
+        for name in ("fill", "masked_conf", "prune"):
+            _fraction(type(self), name, getattr(self, name))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -62,8 +62,9 @@ def test_split_geometry_and_options():
     keep = s.keep()
     assert keep[0, 0, :16].sum() == 0 and keep[0, 0, 16:].min() == 1  # top: rows above the line
     assert keep[3, 0, :, 16:].sum() == 0 and keep[3, 0, :, :16].min() == 1  # right: columns from it
-    assert parse("lines=30,fill=0.5", (320, 320)) == split_set(30, (320, 320), fill=0.5)
-    for bad in ("lines=0", "lines=64", "patch=0.25", "fill=2", "lines"):
+    assert parse("lines=30,fill=0.5", (320, 320)) == (split_set(30, (320, 320), fill=0.5), SeekerOptions())
+    assert parse("masked_conf=0.4,prune=0.5", (64, 64))[1] == SeekerOptions(masked_conf=0.4, prune=0.5)
+    for bad in ("lines=0", "lines=64", "patch=0.25", "fill=2", "lines", "masked_conf=1.5"):
         with pytest.raises(ConfigError, match="--masking"):
             parse(bad, (64, 64))
 
@@ -81,6 +82,7 @@ def test_batched_copies_equal_the_per_mask_loop():
             one = f(torch.from_numpy(splits.apply(x.numpy(), i)))
             torch.testing.assert_close(heads[:, i], one, rtol=1e-4, atol=1e-5)
     assert np.array_equal(SplitCopies(f, splits).keep().numpy(), splits.keep())
+    assert np.array_equal(SplitCopies(f, splits).keep(x).numpy(), splits.keep())
 
 
 def test_clusters_equal_sklearn_dbscan():
