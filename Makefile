@@ -20,8 +20,9 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/edgeguard demo
 
-# Re-export the demo engine shipped for runtime installs (after the sign weights or defenses change);
-# tests/test_runtime_install.py checks that the shipped copy equals a fresh export.
+# Re-export the demo engines shipped for runtime installs (defended default + undefended signs;
+# after the sign weights or defenses change);
+# tests/test_runtime_install.py checks that the shipped copies equal fresh exports.
 demo-engine: $(STAMP)
 	$(BIN)/python -m edgeguard.camera.default
 

@@ -234,9 +234,37 @@ def test_demo_runs_the_shipped_engine_without_torch(
         err.splitlines()[0]
         == f"runtime install: running the demo engine shipped with edgeguard ({shipped.name})"
     )
+    undefended = default.shipped_engine_path(default.UNDEFENDED)
+    assert f"running the demo engine shipped with edgeguard ({undefended.name})" in err
     s = json.loads((tmp_path / "out" / default.SUMMARY).read_text())
     assert s["frames"] == 240 and s["labels"].get("stop", 0) > 120  # the drive-by reads stop
+    assert s["attack"]["compare"]["engine"] == "signs" and s["attack"]["sticker"] == "stop-bars"
     assert not any(env_cache.glob("*.onnx"))  # nothing exported
+
+
+@pytest.mark.slow
+def test_shipped_undefended_engine_equals_a_fresh_export(tmp_path: Path) -> None:
+    """The demo's undefended comparison engine (bare ``signs``) is what `make demo-engine` writes."""
+    from edgeguard.engines import open_engine
+    from edgeguard.engines.onnxruntime import read_onnx_manifest
+    from edgeguard.samples import photo_batch
+
+    shipped_bare = default.shipped_engine_path(default.UNDEFENDED)
+    assert shipped_bare.is_file() and manifest.sidecar_path(shipped_bare).is_file(), "run `make demo-engine`"
+    fresh = default.write_shipped_engine(tmp_path, spec=default.UNDEFENDED)
+    assert fresh.name == shipped_bare.name == "signs.onnx"
+    x = photo_batch(6, (64, 64))
+    with open_engine(shipped_bare, provider="cpu") as a, open_engine(fresh, provider="cpu") as b:
+        np.testing.assert_allclose(a({"input": x})["logits"], b({"input": x})["logits"], rtol=0, atol=1e-5)
+
+    def comparable(m: manifest.Manifest) -> manifest.Manifest:
+        return dataclasses.replace(m, provenance=dataclasses.replace(m.provenance, versions={}, parity=None))
+
+    side = manifest.load_sidecar(manifest.sidecar_path(shipped_bare))
+    assert side.defenses == () and side.detector is None
+    assert comparable(side) == comparable(manifest.load_sidecar(manifest.sidecar_path(fresh)))
+    assert comparable(read_onnx_manifest(shipped_bare)) == comparable(read_onnx_manifest(fresh))
+    assert side.provenance.source.weights == "edgeguard/models/weights/signs-resnet.safetensors"
 
 
 @pytest.mark.slow

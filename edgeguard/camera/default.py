@@ -13,11 +13,16 @@ redundant behind the fused ``bits:5``), so the overlay shows an adversarial scor
 * on the runtime install (no torch), the pre-exported copy shipped in the package
   (``edgeguard/models/engines/``) runs; ``tests/test_runtime_install.py`` keeps it equal to a fresh
   export, and ``python -m edgeguard.camera.default`` (``make demo-engine``) regenerates it.
+
+The demo also runs the *undefended* engine (:data:`UNDEFENDED`: the bare ``signs`` export, cached or
+shipped the same way) on every frame beside the default, so the drive-by past the sign carrying the
+optimised RP2 sticker (:data:`SOURCE`) shows what the sticker does to each (issue #12).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import extras
@@ -28,7 +33,7 @@ DEFENSES = ("bits:5", "median:3x3")
 # On 50 held-out rendered signs, PGD-10 at 8/255 through the defenses is flagged on 72 % at FPR 0.05
 # (AUC 0.95); see README "Detector" for what a detector-aware attack does to that.
 DETECTOR = "squeeze:bits=4,median=2x2"
-SOURCE = "synthetic:stop-sign"
+SOURCE = "synthetic:stop-sign?sticker=stop-bars"  # the shipped RP2 sticker (make sticker) on the sign
 RECORD = "edgeguard-demo.mp4"
 EVENTS = "edgeguard-demo-events.jsonl"
 SUMMARY = "edgeguard-demo-summary.json"
@@ -37,6 +42,29 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "engines"
 # Where the bundled weights live relative to SHIPPED_DIR's package root: recorded in the shipped
 # manifest instead of the absolute path of the machine that exported it.
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """One engine the demo runs: a registry model, its fused defenses and its detector."""
+
+    model: str
+    defenses: tuple[str, ...] = ()
+    detector: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``signs-bits5-median3x3.onnx`` (defended) or ``signs.onnx`` (bare)."""
+        tag = "".join("-" + d.replace(":", "") for d in self.defenses)
+        return f"{self.model}{tag}.onnx"
+
+    def describe(self) -> str:
+        parts = [self.model, *self.defenses] + ([f"detector {self.detector}"] if self.detector else [])
+        return " + ".join(parts) if self.defenses or self.detector else f"{self.model} (undefended)"
+
+
+DEFAULT = EngineSpec(MODEL, DEFENSES, DETECTOR)
+UNDEFENDED = EngineSpec(MODEL)  # the bare export the demo compares against
 
 
 def cache_dir() -> Path:
@@ -51,38 +79,37 @@ def cache_dir() -> Path:
     return root
 
 
-def engine_name() -> str:
-    """``signs-bits5-median3x3.onnx``: the default engine's file name (cache and shipped copy)."""
-    tag = "-".join(d.replace(":", "") for d in DEFENSES)
-    return f"{MODEL}-{tag}.onnx"
+def engine_name(spec: EngineSpec = DEFAULT) -> str:
+    """``signs-bits5-median3x3.onnx``: the engine's file name (cache and shipped copy)."""
+    return spec.name
 
 
-def engine_path() -> Path:
+def engine_path(spec: EngineSpec = DEFAULT) -> Path:
     """The cached engine that ``ensure_engine`` exports when the export extra is installed."""
-    return cache_dir() / engine_name()
+    return cache_dir() / engine_name(spec)
 
 
-def shipped_engine_path() -> Path:
-    """The pre-exported default engine shipped in the package (its sidecar lies beside it)."""
-    return SHIPPED_DIR / engine_name()
+def shipped_engine_path(spec: EngineSpec = DEFAULT) -> Path:
+    """The pre-exported engine shipped in the package (its sidecar lies beside it)."""
+    return SHIPPED_DIR / engine_name(spec)
 
 
-def expected_source() -> tuple[str, list[str]]:
+def expected_source(spec: EngineSpec = DEFAULT) -> tuple[str, list[str]]:
     """(sha256 of the bundled weights, canonical defense specs) that a fresh export would record."""
     from .. import defenses, models
     from ..provenance import file_sha256
 
-    entry = models.REGISTRY.get(MODEL)
+    entry = models.REGISTRY.get(spec.model)
     weights = entry.extra.get("default_weights")
     if not weights or not Path(weights).is_file():
         raise ModelError(
-            f"the bundled {MODEL!r} weights are missing from this install ({weights}); reinstall edgeguard "
-            f"or pass your own engine with --engine"
+            f"the bundled {spec.model!r} weights are missing from this install ({weights}); reinstall "
+            f"edgeguard or pass your own engine with --engine"
         )
-    return file_sha256(weights), [defenses.REGISTRY.canonical(d) for d in DEFENSES]
+    return file_sha256(weights), [defenses.REGISTRY.canonical(d) for d in spec.defenses]
 
 
-def cached_is_current(path: Path, sha: str, specs: list[str]) -> bool:
+def cached_is_current(path: Path, sha: str, specs: list[str], detector: str | None = DETECTOR) -> bool:
     """Whether the cached engine and its sidecar exist and match the bundled weights, defenses and
     detector."""
     from .. import manifest
@@ -94,15 +121,15 @@ def cached_is_current(path: Path, sha: str, specs: list[str]) -> bool:
         data = manifest.load_sidecar(side)
     except ConfigError:
         return False
-    detector = data.detector.spec if data.detector else None
-    return data.provenance.source.sha256 == sha and list(data.defenses) == specs and detector == DETECTOR
+    have = data.detector.spec if data.detector else None
+    return data.provenance.source.sha256 == sha and list(data.defenses) == specs and have == detector
 
 
-def shipped_engine(log=print) -> Path:  # noqa: ANN001 - any callable taking one string
-    """Path to the shipped default engine (runtime install), checked to be present with its sidecar."""
+def shipped_engine(log=print, spec: EngineSpec = DEFAULT) -> Path:  # noqa: ANN001 - any callable taking one string
+    """Path to the shipped engine (runtime install), checked to be present with its sidecar."""
     from .. import manifest
 
-    path = shipped_engine_path()
+    path = shipped_engine_path(spec)
     if not path.is_file() or not manifest.sidecar_path(path).is_file():
         raise ModelError(
             f"the demo engine shipped with edgeguard is missing ({path}); reinstall edgeguard, install "
@@ -112,31 +139,28 @@ def shipped_engine(log=print) -> Path:  # noqa: ANN001 - any callable taking one
     return path
 
 
-def ensure_engine(log=print) -> Path:  # noqa: ANN001 - any callable taking one string
-    """Path to the default engine.
+def ensure_engine(log=print, spec: EngineSpec = DEFAULT) -> Path:  # noqa: ANN001 - any callable taking one string
+    """Path to the default engine (or another demo engine, ``spec``).
 
     With the export extra: the cached export, exported first when missing or stale. Without it (the
     runtime install): the copy shipped in the package.
     """
     if extras.missing("export"):
-        return shipped_engine(log)
-    path = engine_path()
-    sha, specs = expected_source()
-    if cached_is_current(path, sha, specs):
+        return shipped_engine(log, spec)
+    path = engine_path(spec)
+    sha, specs = expected_source(spec)
+    if cached_is_current(path, sha, specs, spec.detector):
         return path
     from ..exporter.onnx import export
 
-    log(
-        f"exporting the bundled stop-sign model with {' + '.join(DEFENSES)} and {DETECTOR} to {path} "
-        f"(first run only) …"
-    )
-    res = export(MODEL, defense=list(DEFENSES), detector=DETECTOR, out=path)
+    log(f"exporting the bundled stop-sign model as {spec.describe()} to {path} (first run only) …")
+    res = export(spec.model, defense=list(spec.defenses), detector=spec.detector, out=path)
     log(f"exported in {res.seconds:.1f} s (parity max rel. error {res.parity.max_rel:.1e})")
     return path
 
 
-def write_shipped_engine(folder: Path | None = None) -> Path:
-    """Export the default engine into ``folder`` (default: the package's ``SHIPPED_DIR``).
+def write_shipped_engine(folder: Path | None = None, spec: EngineSpec = DEFAULT) -> Path:
+    """Export a demo engine into ``folder`` (default: the package's ``SHIPPED_DIR``).
 
     The bundled weights are passed by their path relative to the package root (exported from
     there), so the shipped manifest records ``edgeguard/models/weights/…`` instead of the
@@ -146,16 +170,16 @@ def write_shipped_engine(folder: Path | None = None) -> Path:
     from ..exporter.onnx import export
 
     extras.require("torch", what="exporting the demo engine", extra="export")
-    out = (folder or SHIPPED_DIR).resolve() / engine_name()
-    weights = Path(models.REGISTRY.get(MODEL).extra["default_weights"]).resolve()
+    out = (folder or SHIPPED_DIR).resolve() / engine_name(spec)
+    weights = Path(models.REGISTRY.get(spec.model).extra["default_weights"]).resolve()
     here = Path.cwd()
     os.chdir(_PACKAGE_ROOT)
     try:
         export(
-            MODEL,
+            spec.model,
             weights=weights.relative_to(_PACKAGE_ROOT),
-            defense=list(DEFENSES),
-            detector=DETECTOR,
+            defense=list(spec.defenses),
+            detector=spec.detector,
             out=out,
         )
     finally:
@@ -164,8 +188,11 @@ def write_shipped_engine(folder: Path | None = None) -> Path:
 
 
 __all__ = [
+    "DEFAULT",
     "DEFENSES",
     "DETECTOR",
+    "EngineSpec",
+    "UNDEFENDED",
     "EVENTS",
     "MODEL",
     "RECORD",
@@ -185,4 +212,5 @@ __all__ = [
 
 
 if __name__ == "__main__":  # `python -m edgeguard.camera.default` (`make demo-engine`)
-    print(f"wrote {write_shipped_engine()}")
+    for demo_spec in (DEFAULT, UNDEFENDED):
+        print(f"wrote {write_shipped_engine(spec=demo_spec)}")

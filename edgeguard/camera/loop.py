@@ -1,12 +1,18 @@
-"""The robust-inference camera loop: capture thread → Pipeline → overlay → record / display / events.
+"""The robust-inference camera loop: capture → inference → overlay + outputs, as three pipelined stages.
 
-Capture runs in its own thread. For live sources (cameras, streams) it hands over only the newest frame:
-a one-slot channel that overwrites and counts what it overwrote, so latency never builds up behind a
-slow model (REFERENCE complaint 9: stale RTSP frames). Files and the synthetic source are processed in
-order with no drops (a small blocking queue), unless ``realtime`` pacing makes them behave like a
-camera. A live source that stops delivering (or delivers only empty frames) is closed and re-opened with
-bounded exponential backoff; each disconnect/reconnect is an event, and the loop carries on. SIGINT and
-SIGTERM stop the loop cleanly: the video is finalised and the event log and summary are complete.
+Each stage runs concurrently, joined by bounded channels, so end-to-end throughput approaches the
+slowest stage instead of the sum of all (issue #16; onnxruntime and OpenCV release the GIL while they
+work): :class:`~.capture.Capture` in its own thread, :class:`~.infer.Inference` in another, and
+:class:`~.present.Presenter` (overlay, recording, display, events) on the calling thread. Frames never
+pile up: for live sources (cameras, streams) the capture → inference hand-over is a one-slot mailbox
+where the newest frame wins (stale frames are dropped and counted, REFERENCE complaint 9); files and
+the synthetic source go through small blocking queues, every frame in order, unless ``realtime`` pacing
+makes them behave like a camera. Inference → output is a small blocking queue either way, so a slow
+output stage makes a live source drop frames at capture rather than letting results queue.
+
+SIGINT and SIGTERM stop the loop cleanly: capture and inference stop taking new frames, every frame
+already inferred is drawn, recorded and logged, then the video is finalised and the event log and
+summary are complete.
 """
 
 from __future__ import annotations
@@ -19,15 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..errors import ConfigError, SourceError
-from . import overlay
+from ..errors import ConfigError
+from .capture import Capture
 from .channel import END, Backoff, Frame, FrameChannel, stop_on_signals
-from .detect import DetectionWatch, draw_boxes
+from .compare import Tally
+from .detect import DetectionWatch
+from .infer import Inference, center_box
 from .outputs import RunOutputs, Window, display_available, now_iso
-from .sources import Box, Source, clean_frame
+from .present import Presenter
+from .sources import Box, Source
 from .stats import RunStats
+
+QUEUE = 4  # frames a blocking hand-over holds: enough to absorb jitter, few enough to bound latency
 
 
 @dataclass
@@ -61,10 +70,22 @@ def check_task(pipeline: Any, task: str | None) -> None:
         )
 
 
-def center_box(w: int, h: int, aspect: float) -> Box:
-    """The box ``crop='center'`` takes from a ``w``×``h`` frame (same rule as preprocess.crop)."""
-    cw, ch = (int(round(h * aspect)), h) if w / h > aspect else (w, int(round(w / aspect)))
-    return (w - cw) // 2, (h - ch) // 2, cw, ch
+def describe(pipeline: Any) -> str:
+    """``signs + bits:bits=5 + median:kernel=3x3 + detector squeeze:…`` from an engine's manifest."""
+    m = pipeline.manifest
+    parts = [m.provenance.source.model or Path(str(getattr(pipeline.engine, "path", "engine"))).stem]
+    parts += list(m.defenses) + list(m.host_stages)
+    if m.detector is not None:
+        parts.append(f"detector {m.detector.spec}")
+    if m.masking is not None:
+        parts.append("certified masking")
+    return " + ".join(parts)
+
+
+def short_name(pipeline: Any) -> str:
+    """The engine's file name without suffix (``signs-bits5-median3x3``), + ``detector`` if it has one."""
+    stem = Path(str(getattr(pipeline.engine, "path", "engine"))).stem
+    return stem + (" + detector" if pipeline.manifest.detector is not None else "")
 
 
 class CameraLoop:
@@ -73,10 +94,14 @@ class CameraLoop:
     Args:
         pipeline: an :class:`~edgeguard.pipeline.Pipeline`; ``options.crop`` is passed with each call.
         source: an opened :class:`~edgeguard.camera.sources.Source` (or any object with the same
-            ``open/read/close/live/fps/roi/name`` members — tests inject fakes).
+            ``open/read/close/live/fps/roi/name`` members — tests inject fakes). A source that knows
+            the true label (``truth``, e.g. the synthetic drive-by's "stop") lets the summary count
+            frames a sticker fooled.
         options: :class:`LoopOptions`.
         outputs: the run's files, already checked (default: built from ``options``); nothing is
             created before the first frame is accepted (a ``--crop`` box must lie inside it).
+        compare: a second pipeline run on the same view of every frame (the demo's undefended
+            engine), drawn beside the first and counted in the summary's ``attack`` part.
         sleep: how the reconnect backoff waits (injectable so fault tests run fast); default waits on
             the stop event, so Ctrl-C interrupts a backoff at once.
         log: where human-readable status lines go (default: discarded).
@@ -91,25 +116,34 @@ class CameraLoop:
         sleep: Callable[[float], None] | None = None,
         log: Callable[[str], None] | None = None,
         outputs: RunOutputs | None = None,
+        compare: Any | None = None,
     ) -> None:
         self.pipe = pipeline
+        self.compare = compare
         self.source = source
         self.opt = options or LoopOptions()
         check_task(pipeline, self.opt.task)
+        if compare is not None and compare.manifest.task != pipeline.manifest.task:
+            raise ConfigError(
+                f"--compare-engine: a {compare.manifest.task} engine cannot be compared with a "
+                f"{pipeline.manifest.task} engine"
+            )
         self.log = log or (lambda msg: None)
         self._stop = threading.Event()
         self._sleep = sleep or (lambda s: self._stop.wait(s))
         self.stats = RunStats()
         self.stopped_by = "end of source"
         self.error: str | None = None
+        self._failure: BaseException | None = None
         self._lock = threading.Lock()
         self.live = bool(getattr(source, "live", False))
-        self.channel = FrameChannel(keep_latest=self.live or self.opt.realtime)
+        self.channel = FrameChannel(keep_latest=self.live or self.opt.realtime, maxsize=QUEUE)
+        self.results = FrameChannel(keep_latest=False, maxsize=QUEUE)
         # auto = the source's region of interest (the sign's box) for a classifier; a detector looks
         # at the whole frame (the surveillance source's ROI is one of the people it must find)
-        self.auto_roi = self.opt.crop == "auto" and pipeline.manifest.task != "detection"
-        # Passed with every pipeline call; the pipeline's own ``crop`` is never changed from here.
-        self.crop: str | Box = "resize" if self.opt.crop == "auto" else self.opt.crop
+        auto_roi = self.opt.crop == "auto" and pipeline.manifest.task != "detection"
+        self.infer = Inference(pipeline, compare, self.opt.crop, auto_roi=auto_roi)
+        self.crop = self.infer.crop
         # Outputs are checked before any frame is read and created only once the first is accepted.
         self.out = outputs or RunOutputs(
             record=self.opt.record,
@@ -124,23 +158,64 @@ class CameraLoop:
             self.recorder.set_fps(getattr(source, "fps", None))
         self._started = False  # the first frame passed its checks: outputs may be written
         self._pending: list[dict[str, Any]] = []  # events from before that (e.g. an early disconnect)
-        self.window: Window | None = None
+        window: Window | None = None
         if self.opt.display:
             ok, why = display_available()
             if ok:
-                self.window = Window()
+                window = Window()
             else:
                 self.log(f"--display: {why}; running headless")
-        self._prev_label: str | None = None
-        labels = pipeline.manifest.labels
-        self.watch = DetectionWatch(labels) if pipeline.manifest.task == "detection" else None
+        self.window = window
+        det = pipeline.manifest.task == "detection"
+        self.tally = Tally(
+            getattr(source, "truth", None),
+            getattr(source, "sticker", None),
+            describe(compare) if compare is not None else None,
+        )
+        self.capture = Capture(
+            source,
+            self.channel,
+            live=self.live,
+            realtime=self.opt.realtime,
+            backoff=self.opt.backoff,
+            empty_limit=self.opt.empty_limit,
+            stop=self._stop,
+            sleep=self._sleep,
+            log=self.log,
+            event=self._event,
+            stats=self.stats,
+            lock=self._lock,
+            gave_up=self._gave_up,
+        )
+        self.present = Presenter(
+            draw_overlay=self.opt.draw_overlay,
+            threshold=pipeline.manifest.detector.threshold if pipeline.manifest.detector else None,
+            recorder=self.recorder,
+            window=window,
+            snapshots=self.snapshots,
+            event=self._event,
+            stop=self.stop,
+            stats=self.stats,
+            lock=self._lock,
+            watch=DetectionWatch(pipeline.manifest.labels) if det else None,
+            auto_roi=auto_roi,
+            tally=self.tally,
+            titles=(f"defended: {short_name(pipeline)}", f"undefended: {short_name(compare)}")
+            if compare is not None
+            else None,
+        )
 
     # -- control ------------------------------------------------------------------------------
     def stop(self, reason: str = "stopped") -> None:
-        """Ask the loop to finish after the current frame (thread- and signal-safe)."""
+        """Ask the loop to finish: no new frame is taken, every frame already inferred is still
+        drawn, recorded and logged (thread- and signal-safe)."""
         if not self._stop.is_set():
             self.stopped_by = reason
             self._stop.set()
+
+    def _gave_up(self, error: str) -> None:
+        self.error = error
+        self.stopped_by = "source failed"  # the capture thread ends; the frames already queued still run
 
     def _event(self, record: dict[str, Any]) -> None:
         if self.events is None:
@@ -164,7 +239,7 @@ class CameraLoop:
 
     def _accept_first(self, frame: Frame) -> None:
         """Check what only a frame can show (a crop box inside it) before any output is created."""
-        if isinstance(self.crop, tuple) and not self.auto_roi:
+        if isinstance(self.crop, tuple) and not self.infer.auto_roi:
             x, y, w, h = self.crop
             fh, fw = frame.image.shape[:2]
             if x + w > fw or y + h > fh:
@@ -174,186 +249,65 @@ class CameraLoop:
                 )
         self._flush_pending()
 
-    # -- capture thread -----------------------------------------------------------------------
-    def _reconnect(self, reason: str, frame_index: int) -> bool:
-        """Close and re-open a live source with backoff; False when it stays down (or on stop)."""
-        self.stats.disconnects += 1
-        again = "not reconnecting" if self.opt.backoff.attempts == 0 else "reconnecting"
-        self.log(f"source dropped ({reason}); {again}")
-        self._event({"event": "disconnect", "frame": frame_index, "reason": reason})
-        with contextlib.suppress(Exception):  # a broken device may fail to close; we re-open it anyway
-            self.source.close()
-        last = ""
-        for attempt, delay in enumerate(self.opt.backoff.delays(), 1):
-            self._sleep(delay)
-            if self._stop.is_set():
-                return False
-            try:
-                self.source.open()
-            except SourceError as err:
-                last = str(err)
-                continue
-            self.stats.reconnects += 1
-            self._event({"event": "reconnect", "frame": frame_index, "attempt": attempt, "after_s": delay})
-            self.log(f"source back after {attempt} attempt(s)")
-            return True
-        name = getattr(self.source, "name", "source")
-        if self.opt.backoff.attempts == 0:
-            self.error = f"{name} dropped ({reason}); not reconnecting (--reconnect-attempts 0)"
-        else:
-            self.error = (
-                f"{name} stayed down after {self.opt.backoff.attempts} reconnect attempts ({last or reason})"
-            )
-        self._event({"event": "gave_up", "frame": frame_index, "reason": self.error})
-        self.stopped_by = "source failed"  # the capture thread ends; the frames already queued still run
-        return False
-
-    def _capture(self) -> None:
-        idx, empties = 0, 0
-        period = 1.0 / (getattr(self.source, "fps", None) or 30.0)
-        pace = self.opt.realtime and not self.live
-        next_t = time.perf_counter()
+    # -- stages -------------------------------------------------------------------------------
+    def _inference(self) -> None:
+        """Thread body: frames → results, stopping at the limits; any error ends the run."""
+        limit, deadline, n = self.opt.max_frames, None, 0
+        if self.opt.duration_s is not None:
+            deadline = time.perf_counter() + self.opt.duration_s
         try:
             while not self._stop.is_set():
-                try:
-                    raw, why = self.source.read(), "no frame"
-                except Exception as exc:  # a driver error mid-stream is a drop, not a crash
-                    raw, why = None, f"{type(exc).__name__}: {exc}"
-                if raw is None:
-                    if not self.live or not self._reconnect(why, idx):
-                        break
+                if deadline is not None and time.perf_counter() >= deadline:
+                    self.stop("duration")
+                    break
+                item = self.channel.get(timeout=0.1)
+                if item is None:
                     continue
-                img = clean_frame(raw)
-                if img is None:
-                    self.stats.empty += 1
-                    empties += 1
-                    if self.live and empties >= self.opt.empty_limit:
-                        empties = 0
-                        if not self._reconnect(f"{self.opt.empty_limit} empty frames in a row", idx):
-                            break
-                    continue
-                empties = 0
-                if pace:
-                    next_t += period
-                    self._stop.wait(max(0.0, next_t - time.perf_counter()))
-                frame = Frame(img, idx, time.perf_counter(), getattr(self.source, "roi", None))
-                idx += 1
-                dropped = self.channel.put(frame, self._stop)
-                if dropped:
-                    with self._lock:
-                        self.stats.dropped += dropped
+                if item is END:
+                    break
+                if not self._started:
+                    self._accept_first(item)
+                t0 = time.perf_counter()
+                result = self.infer(item)
+                with self._lock:
+                    self.stats.busy("inference", (time.perf_counter() - t0) * 1e3)
+                self.results.put(result, self._stop)  # never blocks once stopping: nothing is lost
+                n += 1
+                if limit is not None and n >= limit:
+                    self.stop("max-frames")
+                    break
+        except BaseException as exc:  # re-raised on the calling thread by run()
+            self._failure = exc
+            self._stop.set()
         finally:
-            self.channel.close()
+            self.results.close()
 
-    # -- inference ----------------------------------------------------------------------------
-    def _roi(self, frame: Frame) -> Box | None:
-        if self.auto_roi:
-            return frame.roi
-        if isinstance(self.opt.crop, tuple):
-            return self.opt.crop
-        if self.opt.crop == "center":
-            h, w = frame.image.shape[:2]
-            return center_box(w, h, self.pipe.size[1] / self.pipe.size[0])
-        return None
-
-    def _process(self, frame: Frame) -> None:
-        if not self._started:
-            self._accept_first(frame)
-        img = frame.image
-        roi = self._roi(frame)
-        view = img
-        if self.auto_roi and roi is not None:
-            x, y, w, h = roi
-            view = img[y : y + h, x : x + w]
-        result = self.pipe([view], crop="resize" if self.auto_roi else self.crop)[0]
-        latency = (time.perf_counter() - frame.t_capture) * 1e3
-        timing = dict(result.timing_ms)
-        decision = result.decision
-        top = decision.get("top") or []
-        label = top[0]["label"] if top else None
-        flagged = bool(decision.get("flagged", False))
-        escalated = result.escalation["stage"] if result.escalation else None
-        found = self._detections(img, decision, roi, frame.index)
-        t0 = time.perf_counter()
-        if self.opt.draw_overlay:
-            if self.watch is not None:
-                draw_boxes(img, decision)
-            fps_e2e, fps_eng = self.stats.live_fps()
-            overlay.draw(
-                img,
-                decision,
-                overlay.OverlayInfo(
-                    fps_e2e=fps_e2e,
-                    fps_engine=fps_eng,
-                    timing_ms=timing,
-                    threshold=self.pipe.manifest.detector.threshold if self.pipe.manifest.detector else None,
-                    roi=roi,
-                    frame_index=frame.index,
-                    escalated=escalated,
-                ),
-            )
-        t1 = time.perf_counter()
-        if self.recorder is not None:
-            self.recorder.write(img)
-        if self.window is not None and not self.window.show(img):
-            self.stop("window closed")
-        changed = label != self._prev_label
-        if flagged or changed:
-            kinds = (["flagged"] if flagged else []) + (["class_changed"] if changed else [])
-            record: dict[str, Any] = {
-                "event": kinds,
-                "frame": frame.index,
-                "label": label,
-                "score": round(top[0]["prob"], 5) if top else None,
-                "previous": self._prev_label,
-                "adv_score": decision.get("adv_score"),
-                "flagged": flagged,
-                "escalated": escalated,
-                "latency_ms": round(latency, 3),
-                "timing_ms": {k: round(v, 3) for k, v in timing.items()},
-            }
-            if self.snapshots is not None:
-                record["snapshot"] = self.snapshots.save(img, frame.index)
-            self._event(record)
-        for record in found:  # a tracked person vanished while the scene stayed still (seed 004)
-            if self.snapshots is not None:
-                record["snapshot"] = self.snapshots.save(img, frame.index)
-            self._event(record)
-        self._prev_label = label
-        timing["overlay"] = (t1 - t0) * 1e3
-        timing["output"] = (time.perf_counter() - t1) * 1e3
-        with self._lock:
-            self.stats.escalated += int(escalated is not None)
-            self.stats.add(timing, label, flagged, latency)
-
-    def _detections(
-        self, img: np.ndarray, decision: dict[str, Any], roi: Box | None, index: int
-    ) -> list[dict[str, Any]]:
-        """Boxes into frame pixels (the pipeline saw the ROI alone under auto), tracks, vanish events."""
-        if self.watch is None:
-            return []
-        if self.auto_roi and roi is not None:
-            for b in decision.get("boxes") or []:
-                b["xyxy"] = [v + roi[k % 2] for k, v in enumerate(b["xyxy"])]
-        return self.watch.update(img, decision, index)
-
-    def _warmup(self) -> None:
-        h, w = self.pipe.size
-        # First-call allocation is not latency users see; "resize": a crop box may not fit this frame.
-        self.pipe([np.zeros((h, w, 3), np.uint8)], crop="resize")
-        self.pipe.engine.timings_ms.clear()
+    def _present_all(self) -> None:
+        """Draw, record and log every result until inference ends (also after a stop: drain)."""
+        while True:
+            item = self.results.get(timeout=0.1)
+            if item is None:
+                continue
+            if item is END:
+                return
+            self.present(item)
 
     def run(self) -> dict[str, Any]:
         """Run until the source ends, a limit is reached, a signal arrives, or the source gives up."""
-        thread = threading.Thread(target=self._capture, name="edgeguard-capture", daemon=True)
+        capture = threading.Thread(target=self.capture.run, name="edgeguard-capture", daemon=True)
+        inference = threading.Thread(target=self._inference, name="edgeguard-inference", daemon=True)
         failed = False
         try:
-            with stop_on_signals(self.stop), self.pipe:
+            with stop_on_signals(self.stop), self.pipe, self.compare or contextlib.nullcontext():
                 if self.opt.warmup:
-                    self._warmup()
+                    self.infer.warmup()
                 self.stats.start()
-                thread.start()
-                self._consume()
+                capture.start()
+                inference.start()
+                self._present_all()
+                inference.join()
+                if self._failure is not None:
+                    raise self._failure
             if self.stats.frames == 0 and self.error is None and self.stopped_by == "end of source":
                 # a file, folder or clip without one usable frame is an error, not an empty run
                 name = getattr(self.source, "name", "source")
@@ -365,8 +319,9 @@ class CameraLoop:
             raise
         finally:
             self._stop.set()
-            if thread.is_alive():
-                thread.join(timeout=5.0)  # a blocked network read times out on its own
+            for thread in (inference, capture):
+                if thread.is_alive():
+                    thread.join(timeout=5.0)  # a blocked network read times out on its own
             summary = self._finish(failed)
         return summary
 
@@ -387,37 +342,22 @@ class CameraLoop:
         self.out.commit()
         return summary
 
-    def _consume(self) -> None:
-        limit, deadline = self.opt.max_frames, None
-        if self.opt.duration_s is not None:
-            deadline = time.perf_counter() + self.opt.duration_s
-        while not self._stop.is_set():
-            if deadline is not None and time.perf_counter() >= deadline:
-                self.stop("duration")
-                break
-            item = self.channel.get(timeout=0.1)
-            if item is None:
-                continue
-            if item is END:
-                break
-            self._process(item)
-            if limit is not None and self.stats.frames >= limit:
-                self.stop("max-frames")
-                break
-
     def summary(self) -> dict[str, Any]:
         eng = self.pipe.engine
+        crop = self.opt.crop
         return {
             "source": getattr(self.source, "name", type(self.source).__name__),
             "live": self.live,
             "engine": str(getattr(eng, "path", "")),
+            "engine_config": describe(self.pipe),
             "provider": getattr(eng, "provider", ""),
             "task": self.pipe.manifest.task,
-            "crop": list(self.opt.crop) if isinstance(self.opt.crop, tuple) else self.opt.crop,
+            "crop": list(crop) if isinstance(crop, tuple) else crop,
             "stopped_by": self.stopped_by,
             "error": self.error,
             **self.stats.to_dict(),
-            **({"detection": self.watch.summary()} if self.watch is not None else {}),
+            **({"detection": self.present.watch.summary()} if self.present.watch is not None else {}),
+            "attack": self.tally.to_dict(),
             "outputs": self.out.describe(),
         }
 

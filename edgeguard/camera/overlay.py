@@ -3,7 +3,8 @@
 Drawn in place on a BGR uint8 frame: a translucent panel with the top-k labels and confidences, the
 adversarial score with a bar (and the detector threshold as a tick), both FPS figures labelled
 (end-to-end vs engine-only, REFERENCE complaint 11), per-stage milliseconds, the ROI the classifier saw,
-and a red border when the frame is flagged.
+and a red border when the frame is flagged. With a comparison engine (the demo's undefended model) a
+second panel at the top right shows its reading beside the defended one (:func:`draw_compare`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class OverlayInfo:
     roi: tuple[int, int, int, int] | None = None
     frame_index: int = 0
     escalated: str | None = None
+    title: str | None = None  # a first row naming the engine (set when a comparison panel is drawn)
+    truth: str | None = None  # the true label, when the source knows it: other readings are drawn red
 
 
 def _fps(v: float) -> str:
@@ -83,8 +86,11 @@ def draw(frame: np.ndarray, decision: dict[str, Any], info: OverlayInfo) -> np.n
     score = decision.get("adv_score")
     # (text, scale, colour, thickness); the adversarial-score row gets a bar after its text.
     rows: list[tuple[str, float, tuple[int, int, int], int]] = []
+    if info.title:
+        rows.append((info.title, 0.65 * s, YELLOW, 1))
     if top:
-        colour = RED if flagged else WHITE
+        wrong = info.truth is not None and top[0]["label"] != info.truth
+        colour = RED if flagged or wrong else WHITE
         rows.append((f"{short(top[0]['label'])}  {top[0]['prob']:.1%}", 1.1 * s, colour, 2))
         rows += [(f"  {short(t['label'])}  {t['prob']:.1%}", 0.75 * s, GREY, 1) for t in top[1:3]]
     elif "boxes" in decision:
@@ -150,4 +156,32 @@ def draw(frame: np.ndarray, decision: dict[str, Any], info: OverlayInfo) -> np.n
     return frame
 
 
-__all__ = ["OverlayInfo", "draw", "stage_line"]
+def draw_compare(
+    frame: np.ndarray, decision: dict[str, Any] | None, title: str, truth: str | None, note: str = ""
+) -> np.ndarray:
+    """A second panel at the top right: ``title`` and that engine's top-1 reading (red when it is not
+    ``truth``), plus ``note`` (e.g. running fooled counts). Modified in place and returned."""
+    h, w = frame.shape[:2]
+    s = max(0.4, min(1.2, w / 1280.0 * 1.1))
+    top = (decision or {}).get("top") or []
+    rows: list[tuple[str, float, tuple[int, int, int], int]] = [(title, 0.65 * s, YELLOW, 1)]
+    if top:
+        wrong = truth is not None and top[0]["label"] != truth
+        rows.append((f"{short(top[0]['label'])}  {top[0]['prob']:.1%}", 1.1 * s, RED if wrong else WHITE, 2))
+    if note:
+        rows.append((note, 0.6 * s, GREY, 1))
+    sizes = [cv2.getTextSize(t, FONT, sc, th) for t, sc, _, th in rows]
+    pad = max(4, int(8 * s))
+    pw = min(w // 2, max(sz[0][0] for sz in sizes) + 2 * pad)
+    heights = [sz[0][1] + sz[1] + pad for sz in sizes]
+    ph = min(h, sum(heights) + pad)
+    panel = frame[0:ph, w - pw : w]
+    panel[:] = (panel.astype(np.uint16) * 2 // 5).astype(np.uint8)
+    y = pad
+    for (text, sc, colour, th), hgt, sz in zip(rows, heights, sizes):
+        cv2.putText(frame, text, (w - pw + pad, y + sz[0][1]), FONT, sc, colour, th, cv2.LINE_AA)
+        y += hgt
+    return frame
+
+
+__all__ = ["OverlayInfo", "draw", "draw_compare", "stage_line"]

@@ -40,6 +40,9 @@ class CameraOptions:
     """
 
     engine: Path | str | None = None  # a file, or a URI such as triton://HOST:8001/MODEL
+    # a second engine run on every frame beside ``engine`` and drawn next to it; the default run
+    # compares with the undefended bundled model; "none" turns the comparison off
+    compare_engine: Path | str | None = None
     source: str | None = None
     width: int | None = None
     height: int | None = None
@@ -118,6 +121,11 @@ class CameraOptions:
         if self.transport not in ("tcp", "udp"):
             raise ConfigError(f"--transport {self.transport!r}: expected tcp or udp")
         crop_mode(self.crop)
+        other = self.compare_engine
+        if other is not None and str(other) != "none" and "://" not in str(other):
+            path = check_path(other, what="--compare-engine").expanduser()
+            if not path.is_file():
+                raise ConfigError(f"--compare-engine {str(other)!r}: no such engine file")
 
     def resolved(self) -> tuple[CameraOptions, frozenset[str]]:
         """A copy with the embedded default's source and outputs filled in and ``--out-dir`` applied,
@@ -243,6 +251,11 @@ def _run(opts: CameraOptions, replaceable: frozenset[str], log: Log, announce: L
         overwrite=replaceable,
     )
     engine_path = default.ensure_engine(log=log) if opts.engine is None else opts.engine
+    compare_path: Path | str | None = opts.compare_engine
+    if compare_path is None and opts.engine is None:  # the demo: attack and defense side by side
+        compare_path = default.ensure_engine(log=log, spec=default.UNDEFENDED)
+    if compare_path is not None and str(compare_path) == "none":
+        compare_path = None
     pipe = load(
         engine_path,
         provider=opts.provider,
@@ -255,6 +268,11 @@ def _run(opts: CameraOptions, replaceable: frozenset[str], log: Log, announce: L
         decision=opts.decision_options(),
         rebuild=log,  # a stale TensorRT plan is rebuilt from the ONNX beside it, with one line saying why
     )
+    compare = None
+    if compare_path is not None:
+        compare = load(
+            compare_path, provider=opts.provider, threads=opts.threads, top=opts.top, task=opts.task
+        )
     src = open_source(
         opts.source if opts.source is not None else "0",
         width=opts.width,
@@ -265,13 +283,14 @@ def _run(opts: CameraOptions, replaceable: frozenset[str], log: Log, announce: L
         timeout_ms=opts.timeout_ms,
     )
     try:
-        loop = CameraLoop(pipe, src, loop_opts, log=log, outputs=outputs)
+        loop = CameraLoop(pipe, src, loop_opts, log=log, outputs=outputs, compare=compare)
     except Exception:
         src.close()
         raise
     for note in pipe.notes:  # what a bare YOLO file's manifest had to assume
         log(f"{Path(str(engine_path)).name}: {note}")
-    announce(f"{src.name} → {Path(str(engine_path)).name} ({pipe.engine.provider}); Ctrl-C stops")
+    vs = f" vs {Path(str(compare_path)).name}" if compare_path is not None else ""
+    announce(f"{src.name} → {Path(str(engine_path)).name}{vs} ({pipe.engine.provider}); Ctrl-C stops")
     t0 = time.perf_counter()
     result = loop.run()
     result["run_s"] = round(time.perf_counter() - t0, 3)

@@ -5,6 +5,10 @@ does not grow; percentiles are over that window and means over the whole run. Tw
 apart on purpose (REFERENCE complaint 11, "which FPS is real"): *end-to-end* = frames the loop finished
 per second of wall time (capture, preprocess, stages, engine, decision, overlay, outputs, waiting),
 *engine-only* = 1000 / mean engine milliseconds (what a network benchmark reports).
+
+The loop's three stages (capture, inference, output) run concurrently; each records the milliseconds a
+frame cost it (busy time, not waiting), and the summary's ``pipeline`` part is that per-stage budget:
+the slowest stage bounds end-to-end throughput, and ``efficiency`` says how close the loop came to it.
 """
 
 from __future__ import annotations
@@ -70,8 +74,35 @@ class RunStats:
         self.stages: dict[str, Ring] = {}
         self.latency = Ring()
         self.frame_wall = Ring()  # wall time between consecutive results, for the live FPS figure
+        self.busy_ms: dict[str, Ring] = {}  # per loop stage: milliseconds of work per frame
         self.t_start: float | None = None
         self.t_last: float | None = None
+
+    def busy(self, stage: str, ms: float) -> None:
+        """Record that one frame cost loop stage ``stage`` ``ms`` milliseconds of work."""
+        self.busy_ms.setdefault(stage, Ring()).add(ms)
+
+    def budget(self) -> dict[str, Any]:
+        """The per-stage budget: mean/p50/p95 busy ms per frame and the FPS each stage allows; the
+        slowest stage; end-to-end FPS as a fraction of it (measured inside the loop, where the stages
+        share the CPU: a stage timed alone is faster, see benchmarks/camera_pipeline.py)."""
+        stages = {
+            k: {
+                "mean": _r(v.mean()),
+                "p50": _r(v.pct(50)),
+                "p95": _r(v.pct(95)),
+                "fps_bound": _r(1e3 / v.mean(), 1) if v.n and v.mean() > 0 else None,
+            }
+            for k, v in self.busy_ms.items()
+        }
+        means = {k: v.mean() for k, v in self.busy_ms.items() if v.n}
+        if not means:
+            return {"stages": stages, "slowest": None, "efficiency": None}
+        slowest = max(means, key=lambda k: means[k])
+        bound = 1e3 / means[slowest] if means[slowest] > 0 else float("nan")
+        e2e = self.fps_e2e()
+        eff = e2e / bound if math.isfinite(e2e) and math.isfinite(bound) and bound > 0 else float("nan")
+        return {"stages": stages, "slowest": slowest, "efficiency": _r(eff)}
 
     def start(self) -> None:
         self.t_start = time.perf_counter()
@@ -136,7 +167,12 @@ class RunStats:
             "escalated": self.escalated,
             "events": self.events,
             "window": WINDOW,
+            "pipeline": self.budget(),
         }
+
+
+def _r(v: float, n: int = 3) -> float | None:
+    return round(v, n) if math.isfinite(v) else None
 
 
 __all__ = ["Ring", "RunStats", "WINDOW"]

@@ -190,9 +190,13 @@ class DriveBySequence:
 class SyntheticSource(Source):
     """A :class:`DriveBySequence` as a (non-live) frame source; ``roi`` is the sign's box per frame."""
 
+    truth = "stop"  # the sign every frame shows: the loop counts frames read as anything else
+
     def __init__(self, cfg: DriveBy, name: str) -> None:
         self.cfg = cfg
         self.name = name
+        # what the sign wears, for the summary: None, "pattern" (sticker=1) or the sticker's name
+        self.sticker = "pattern" if cfg.sticker is True else Path(cfg.sticker).stem if cfg.sticker else None
         self.fps = cfg.fps
         self.seq: DriveBySequence | None = None
         self.index = 0

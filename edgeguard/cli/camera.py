@@ -2,7 +2,8 @@
 
 The run itself lives in :mod:`edgeguard.camera.run`. With no arguments it is the embedded default: the
 bundled stop-sign model (exported once into the cache with bits:5 + median:3x3) on the
-``synthetic:stop-sign`` drive-by, headless, recording ``edgeguard-demo.mp4`` with
+``synthetic:stop-sign`` drive-by past a sign carrying the shipped RP2 sticker, with the undefended
+model beside it (``--compare-engine``), headless, recording ``edgeguard-demo.mp4`` with
 ``edgeguard-demo-events.jsonl`` and ``edgeguard-demo-summary.json`` beside it.
 """
 
@@ -61,6 +62,11 @@ def print_summary(s: dict[str, Any]) -> None:
     t.add_column(style="bold")
     t.add_column()
     t.add_row("source", safe(s["source"], PATH_MAX))
+    if s.get("engine_config"):
+        t.add_row("engine", safe(s["engine_config"], PATH_MAX))
+    attack = s.get("attack") or {}
+    if attack.get("compare"):
+        t.add_row("compared with", safe(attack["compare"]["engine"], PATH_MAX))
     t.add_row(
         "frames",
         f"{s['frames']}  (dropped {s['dropped']}, empty {s['empty']}, "
@@ -80,6 +86,14 @@ def print_summary(s: dict[str, Any]) -> None:
         extra = f"tracks {d['tracks']}, vanished {d['vanished']}, dropped boxes {d['dropped_boxes']}"
         t.add_row("objects", f"{objects}  ({extra})")
     t.add_row("flagged", f"{s['flagged']} (escalated {s['escalated']}); events {s['events']}")
+    budget = s.get("pipeline") or {}
+    if budget.get("stages"):
+        parts = [
+            f"{safe(k)} {v['mean']:.2f}" for k, v in budget["stages"].items() if v.get("mean") is not None
+        ]
+        eff = budget.get("efficiency")
+        tail = f"; end-to-end = {eff:.0%} of the slowest ({safe(budget['slowest'])})" if eff else ""
+        t.add_row("stage budget", "ms/frame " + ", ".join(parts) + tail)
     console.print(t)
     st = Table(title="per-stage milliseconds", show_lines=False)
     for col in ("stage", "p50", "p95", "mean"):
@@ -95,6 +109,10 @@ def print_summary(s: dict[str, Any]) -> None:
     ):
         if s["outputs"].get(key):
             console.print(f"{label}: {escape_path(s['outputs'][key])}")
+    from ..camera.compare import summary_lines
+
+    for line in summary_lines(attack):  # the last lines: what the sticker did to each engine
+        console.print(f"[bold]{safe(line, PATH_MAX)}[/]")
 
 
 def escape_path(path: str) -> str:
@@ -106,6 +124,13 @@ def escape_path(path: str) -> str:
 def camera_cmd(
     engine: str | None = typer.Option(  # str: a triton://HOST:8001/MODEL URI keeps its "//"
         None, "--engine", "-e", help=f"{ENGINE_HELP} Default: the bundled stop-sign model."
+    ),
+    compare_engine: str | None = typer.Option(
+        None,
+        "--compare-engine",
+        help="A second engine run on every frame beside --engine, drawn next to it and counted in the "
+        "summary (frames a sticker fooled each). Default: the undefended bundled model in the default "
+        "run, none otherwise; 'none' turns it off.",
     ),
     source: str | None = typer.Option(
         None,
@@ -184,6 +209,7 @@ def camera_cmd(
     """Run a defended engine on a camera/stream/file with overlay, recording, events and an honest summary."""
     run_camera(
         engine=engine,
+        compare_engine=compare_engine,
         source=source,
         width=width,
         height=height,
