@@ -138,7 +138,9 @@ class CameraLoop:
         self._lock = threading.Lock()
         self.live = bool(getattr(source, "live", False))
         self.channel = FrameChannel(keep_latest=self.live or self.opt.realtime, maxsize=QUEUE)
-        self.results = FrameChannel(keep_latest=False, maxsize=QUEUE)
+        # live: one result in hand-over, so a slow output stage makes capture drop, not results queue
+        keep = self.live or self.opt.realtime
+        self.results = FrameChannel(keep_latest=False, maxsize=1 if keep else QUEUE)
         # auto = the source's region of interest (the sign's box) for a classifier; a detector looks
         # at the whole frame (the surveillance source's ROI is one of the people it must find)
         auto_roi = self.opt.crop == "auto" and pipeline.manifest.task != "detection"

@@ -145,7 +145,9 @@ def test_sigterm_finishes_video_events_and_summary(sign_engine: Path, tmp_path: 
     s = json.loads((tmp_path / "s.json").read_text())
     assert s["stopped_by"] == "signal SIGTERM" and s["frames"] > 5
     assert count_frames(tmp_path / "v.mp4") == (s["outputs"]["recorded_frames"], (320, 240))
-    assert all(json.loads(x) for x in events.read_text().splitlines())  # every line complete
+    assert s["outputs"]["recorded_frames"] == s["frames"]  # every frame inferred was recorded
+    lines = events.read_text().splitlines()
+    assert all(json.loads(x) for x in lines) and len(lines) == s["events"]  # complete, none lost
     assert "stopped by signal SIGTERM" in out
 
 
