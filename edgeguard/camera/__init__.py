@@ -9,9 +9,10 @@ validate, load, open, loop — and the CLI only parses flags into it and prints 
 from __future__ import annotations
 
 from .channel import Backoff, Frame, FrameChannel
+from .live import csi_pipeline
 from .loop import CameraLoop, LoopOptions, check_task
 from .run import CameraOptions, run_camera
-from .sources import Source, csi_pipeline, open_source
+from .sources import Source, open_source
 
 __all__ = [
     "Backoff",

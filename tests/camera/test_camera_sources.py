@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeguard.camera.sources import clean_frame, csi_pipeline, open_source
+from edgeguard.camera.live import csi_pipeline
+from edgeguard.camera.sources import clean_frame, open_source
 from edgeguard.camera.synthetic import STICKERS, DriveBy, DriveBySequence, parse_synthetic
 from edgeguard.errors import SourceError
 
@@ -59,10 +60,10 @@ def test_csi_pipeline_is_built_from_validated_integers_only() -> None:
 
 
 def test_csi_without_gstreamer_names_the_pipeline_it_tried(monkeypatch: pytest.MonkeyPatch) -> None:
-    import edgeguard.camera.sources as sources
+    import edgeguard.camera.live as live
 
     # Independent of the installed OpenCV: pretend it was built without GStreamer (pip's wheels are).
-    monkeypatch.setattr(sources, "gstreamer_available", lambda: False)
+    monkeypatch.setattr(live, "gstreamer_available", lambda: False)
     with pytest.raises(SourceError, match="no GStreamer support.*nvarguscamerasrc sensor-id=0"):
         open_source("csi://0")
 
