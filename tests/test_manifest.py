@@ -87,6 +87,26 @@ def test_v4_detector_fixture_values():
     )
 
 
+def test_v6_seeker_fixture_values():
+    m = mf.load_sidecar(FIXTURES / "v6-seeker.json")
+    assert m.task == "detection" and m.outputs == ("logits", "masked_heads") and m.masking is None
+    assert m.seeker == mf.Seeker(
+        output="masked_heads", lines=30, count=120, fill=0.0, masked_conf=0.8, prune=0.6
+    )
+    assert m.input.size == (320, 320) and m.input.resize == "letterbox" and m.labels == ("person",)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [("count", 119, "seeker.count"), ("fill", 2.0, "seeker.fill"), ("masked_conf", -1, "seeker.masked_conf")],
+)
+def test_v6_seeker_fields_are_validated(key, value, field):
+    d = json.loads((FIXTURES / "v6-seeker.json").read_text())
+    d["seeker"][key] = value
+    with pytest.raises(ConfigError, match=field):
+        mf.loads(json.dumps(d))
+
+
 def test_v5_masking_fixture_values():
     m = mf.load_sidecar(FIXTURES / "v5-masking.json")
     assert m.outputs == ("logits", "mask_logits") and m.detector is None
