@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo demo-engine sticker bench lint clean
+.PHONY: venv test demo demo-engine sticker patch bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,3 +42,9 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Re-optimise the shipped person-hiding patch for the embedded persons detector (after its weights change),
+# fixed seeds: edgeguard/models/patches/person.png (+ .json with recall clean / random / patch, .examples.png).
+patch: $(STAMP)
+	$(BIN)/edgeguard attack patch --model persons --scale 0.25 --steps 300 --fit 200 --test 200 --seed 0 \
+	    --out edgeguard/models/patches/person.png

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,8 @@ from ..errors import ConfigError
 from .ap import average_precision
 from .config import Config
 
+PATCHES = Path(__file__).resolve().parents[1] / "models" / "patches"
+SHIPPED = "person"  # edgeguard/models/patches/person.png (+ .json), `make patch`
 PATCH_FIT_SEED = 30
 MEASURE_SEED_OFFSET = 1_000_003  # fresh conditions: not the optimisation's draws
 RANDOM_PATCH_SEED_OFFSET = 7
@@ -144,6 +147,34 @@ def measure(
     at = average_precision(detections(model, x, cls=cls), data.truth, 0.5)
     ap = average_precision(detections(model, x, conf=0.001, cls=cls), data.truth, 0.5)
     return {"recall": at.recall, "precision": at.precision, "ap50": ap.ap, "people": at.n_gt}
+
+
+def load_patch(name: str = SHIPPED) -> tuple[torch.Tensor, dict[str, Any]]:
+    """A patch PNG as ``(3, p, p)`` in [0, 1] and its JSON record: a shipped name (``person``) or the
+    path of a PNG written by ``edgeguard attack patch`` (its ``.json`` beside it).
+
+    Raises:
+        ConfigError: no such patch, an unreadable PNG or a missing / unreadable record.
+    """
+    import json
+
+    import cv2
+
+    path = PATCHES / f"{name}.png" if "/" not in name and not name.endswith(".png") else Path(name)
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.stem for p in PATCHES.glob("*.png") if ".examples" not in p.name))
+        raise ConfigError(f"patch {name!r}: no such file or shipped patch (shipped: {shipped or 'none'})")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.shape[0] != bgr.shape[1]:
+        raise ConfigError(f"patch {str(path)!r}: not a square PNG image")
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"patch {str(path)!r}: its record {path.with_suffix('.json').name} is unreadable: {err}"
+        ) from None
+    rgb = torch.from_numpy(np.ascontiguousarray(bgr[..., ::-1])).permute(2, 0, 1).float() / 255
+    return rgb, meta
 
 
 @dataclass
@@ -305,11 +336,14 @@ def example_frames(
 
 __all__ = [
     "PATCH_FIT_SEED",
+    "PATCHES",
+    "SHIPPED",
     "PatchRun",
     "Scenes",
     "detections",
     "detector_facts",
     "example_frames",
+    "load_patch",
     "measure",
     "person_class",
     "run",
