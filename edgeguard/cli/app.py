@@ -46,6 +46,7 @@ _COMMANDS = [
     "triton",
     "bench",
     "scenario",
+    "scenario_surveillance",
 ]
 
 

@@ -145,21 +145,27 @@ def defense_modules(specs: Sequence[str], straight: bool, notes: list[str]) -> l
     return out
 
 
-def squeeze_module(engine: nn.Module, spec: str, straight: bool, notes: list[str]) -> nn.Module:
+def squeeze_module(
+    engine: nn.Module, spec: str, straight: bool, notes: list[str], *, detection: bool = False
+) -> nn.Module:
     """``x → (logits, adv_score)``: the feature-squeezing detector (Xu et al. NDSS'18) around ``engine``.
 
     The same computation the exporter fuses (:class:`~edgeguard.defenses.squeeze.SqueezeDetector`);
     its rounding squeezers (``bits``) get the straight-through backward too, else the score's
     gradient through them is zero and a detector-aware attack is masked (He et al. 2017 attack
-    feature squeezing through the same approximation).
+    feature squeezing through the same approximation). ``detection``: the detector variant
+    (:class:`~edgeguard.defenses.squeeze.DetectionSqueeze`, ``x → (head, adv_score)``), as the
+    exporter fuses for a detection model.
     """
-    from ..defenses.squeeze import SqueezeDetector, from_spec
+    from ..defenses.squeeze import DetectionSqueeze, SqueezeDetector, from_spec
 
     squeezers = from_spec(spec)
     for i, view_spec in enumerate(squeezers.specs):
         if straight and not defenses.REGISTRY.resolve(view_spec)[0].differentiable:
             squeezers.views[i] = StraightThrough(squeezers.views[i])
             notes.append(f"detector squeezer {view_spec}: straight-through backward")
+    if detection:
+        return DetectionSqueeze(engine, squeezers).eval()
     return SqueezeDetector(engine, squeezers).eval()
 
 
@@ -207,7 +213,8 @@ def attackable(config: Config, *, straight_through: bool = True, eot: int = 20, 
         full = Deployed(host_stage_modules(config.stages, draws, notes), engine.eval()).eval()
         joint = None
         if config.detector is not None:
-            detector = squeeze_module(engine, config.detector, straight_through, notes)
+            detection = info.task == "detection"
+            detector = squeeze_module(engine, config.detector, straight_through, notes, detection=detection)
             joint = Deployed(host_stage_modules(config.stages, draws, []), detector).eval()
     return Attackable(
         bare=bare,
@@ -251,7 +258,9 @@ def _engine(
                 f"{path.name}: its torch source differs from the engine by {delta:.2e} > {convert.TOLERANCE}"
             )
         if detector is not None and detector.spec:
-            joint_engine = squeeze_module(engine, detector.spec, straight, notes)
+            joint_engine = squeeze_module(
+                engine, detector.spec, straight, notes, detection=m.task == "detection"
+            )
         elif detector is not None:
             notes.append(f"engine {path.name}: its manifest names no detector spec; no joint module")
     else:
