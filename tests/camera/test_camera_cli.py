@@ -97,6 +97,8 @@ def test_video_file_end_to_end(cli, sign_engine: Path, drive_video: Path, tmp_pa
         (["--out-dir", "y" * 300], "longer than"),
         (["--record", "y" * 300 + ".txt"], "longer than"),
         (["--summary", "s.json", "--events", "s.json"], "give each output its own file"),
+        (["--compare-engine", "/no/such/undefended.onnx"], "--compare-engine '/no/such/undefended.onnx'"),
+        (["--source", "synthetic:stop-sign?sticker=/no/such.png"], "sticker='/no/such.png': no such file"),
     ],
 )
 def test_cli_errors_are_one_line_and_exit_2(cli, sign_engine: Path, args: list[str], needle: str) -> None:
