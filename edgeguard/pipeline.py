@@ -199,6 +199,8 @@ class Pipeline:
         self.masks = mask_set_of(self.manifest)
         self.splits = split_set_of(self.manifest)  # ObjectSeeker's masked copies (detection engines)
         self.seeker = options_of(self.manifest)  # its host merge's τ_mask and pruning IoA
+        if self.splits is not None:  # masked copies' NaN boxes are dropped by their decode, as the frame's
+            self._nonfinite_ok = self._nonfinite_ok | {self.manifest.seeker.output}  # type: ignore[union-attr]
         self.escalate = escalate
         self.gate = gate or flagged_gate
         if escalate is not None and gate is None and self.manifest.detector is None:

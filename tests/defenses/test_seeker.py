@@ -199,3 +199,13 @@ def _ioa(b: np.ndarray) -> float:
     x1, y1, x2, y2 = b
     inter = max(0.0, min(x2, 48) - max(x1, 32)) * max(0.0, min(y2, 48) - max(y1, 32))
     return inter / 256.0
+
+
+def test_nan_boxes_of_a_masked_copy_are_dropped_not_raised():
+    """A live stream's NaN boxes are dropped and counted (issue 13); the masked copies' too."""
+    heads = np.zeros((2, 5, 3), np.float32)
+    heads[:, :4] = [[[10.0], [10.0], [8.0], [8.0]]]  # one box, the same at every anchor
+    heads[:, 4] = 0.9
+    heads[0, 0, 1] = np.nan  # copy 0, anchor 1: NaN centre
+    rows = masked_rows(heads, detection(iou=0.5), None, (32, 32), 0.8)
+    assert [len(r) for r in rows] == [1, 1] and all(np.isfinite(r).all() for r in rows)
