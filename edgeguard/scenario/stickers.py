@@ -43,8 +43,9 @@ QUICK_MEASURE_VIEWS = 16
 class Budget:
     """Optimisation effort. ``naive_*``: the one shared naive sticker (optimised once, so it gets more);
     ``mask_*``: the masking-aware gradient attack (each view costs the frame and its M one-masked
-    copies, 37 model runs at patch 0.25); ``slow_queries``: query searches through masking or an
-    escalation stage (DIP on every flagged view)."""
+    copies, 37 model runs at patch 0.25); ``slow_queries``/``slow_views``: query searches through
+    masking (a disagreeing first round adds up to M² two-mask runs per view) or an escalation stage
+    (DIP on every flagged view)."""
 
     steps: int
     eot: int
@@ -55,15 +56,34 @@ class Budget:
     queries: int
     views: int
     slow_queries: int
+    slow_views: int
 
 
 # FULL's adaptive budget is the shipped sticker's (`make sticker`: 150 steps x 8 views), so the
 # bits+median adaptive sticker is edgeguard/models/stickers/stop-bars.png itself
 FULL = Budget(
-    150, 8, naive_steps=300, naive_eot=8, mask_steps=40, mask_eot=4, queries=400, views=24, slow_queries=60
+    150,
+    8,
+    naive_steps=300,
+    naive_eot=8,
+    mask_steps=40,
+    mask_eot=4,
+    queries=400,
+    views=24,
+    slow_queries=60,
+    slow_views=8,
 )
 QUICK = Budget(
-    60, 6, naive_steps=150, naive_eot=8, mask_steps=8, mask_eot=2, queries=200, views=16, slow_queries=20
+    60,
+    6,
+    naive_steps=150,
+    naive_eot=8,
+    mask_steps=8,
+    mask_eot=2,
+    queries=200,
+    views=16,
+    slow_queries=10,
+    slow_views=4,
 )
 SHIPPED = Path(__file__).resolve().parent.parent / "models" / "stickers" / "stop-bars.png"
 
@@ -142,7 +162,10 @@ def acquire(
         what = {k: v for k, v in attacked.to_dict(quick).items() if k not in ("name", "summary", "escalate")}
     else:
         slow = masking or attacked.escalation(quick) is not None
-        effort = {"queries": budget.slow_queries if slow else budget.queries, "views": budget.views}
+        effort = {
+            "queries": budget.slow_queries if slow else budget.queries,
+            "views": budget.slow_views if slow else budget.views,
+        }
         what = {k: v for k, v in attacked.to_dict(quick).items() if k not in ("name", "summary")}
     key = {"how": "rp2" if gradient else "rp2-query", "config": what, **effort, "mask": mask}
     key.update({"target": target, "seed": seed})

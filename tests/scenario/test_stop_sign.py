@@ -18,7 +18,18 @@ from edgeguard.scenario.stop_report import ALL, choose, latencies, summary
 
 _load_commands()
 
-TINY = Budget(2, 1, naive_steps=2, naive_eot=1, mask_steps=1, mask_eot=1, queries=2, views=2, slow_queries=2)
+TINY = Budget(
+    2,
+    1,
+    naive_steps=2,
+    naive_eot=1,
+    mask_steps=1,
+    mask_eot=1,
+    queries=2,
+    views=2,
+    slow_queries=2,
+    slow_views=2,
+)
 
 
 def test_camera_model_maps_feet_to_pixels() -> None:
