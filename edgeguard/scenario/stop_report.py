@@ -209,17 +209,74 @@ def render(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def findings(results: Mapping[str, Any]) -> list[str]:
+    """The issue's targets, each measured (generated from the records, never typed)."""
+    recs = results["records"]
+    names = [c["name"] for c in results["configs"]]
+    rows = {r["config"]: r for r in summary(recs, names, latencies(results["configs"]))}
+    out = []
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    base = rows.get(UNDEFENDED)
+    if base and base["worst_fooled"] is not None:
+        near = [r for r in recs if r["config"] == UNDEFENDED and r["sticker"] != "none"
+                and r["condition"].startswith(("5ft", "10ft"))]  # fmt: skip
+        hit = max((r["targeted_success"] or 0.0 for r in near), default=0.0)
+        out.append(
+            f"Undefended `{UNDEFENDED}`: the strongest sticker ({base['worst_sticker']}) fools "
+            f"{pct(base['worst_fooled'])} % of frames (target ≥ 80 %: {met(base['worst_fooled'] >= 0.8)}); "
+            f"targeted success (read as `{results['target_label']}`) at 5′/10′ at most {pct(hit)} %."
+        )
+    for key, what in (
+        ("best_realtime", f"≤ {REALTIME_MS:g} ms"),
+        ("best_cheap", f"≤ {CHEAP_FACTOR:g}× undefended"),
+    ):
+        name = results["choice"].get(key)
+        if name is None or name not in rows:
+            out.append(f"{key} ({what}): no configuration qualifies.")
+            continue
+        r = rows[name]
+        drop = (base["clean_accuracy"] - r["clean_accuracy"]) if base else float("nan")
+        out.append(
+            f"{key} ({what}): `{name}` — worst sticker ({r['worst_sticker']}) fools "
+            f"{pct(r['worst_fooled'])} % "
+            f"(target ≤ 10 %: {met(r['worst_fooled'] <= 0.10)}), clean accuracy {pct(r['clean_accuracy'])} % "
+            f"({-100 * drop:+.1f} points vs undefended; drop ≤ 2: {met(drop <= 0.02 + 1e-12)}), "
+            f"{ms(r['latency_ms'])} ms per frame."
+        )
+    for c in results["configs"]:
+        clean = find(recs, config=c["name"], condition=ALL, sticker="none")
+        if c.get("masking") is not None and clean is not None and clean.get("certified") is not None:
+            out.append(
+                f"Certified masking `{c['name']}` (patch {c['masking']:g}): {pct(clean['certified'])} % of "
+                f"{clean['certified_n']} clean frames certified as stop (target ≥ 80 %: "
+                f"{met(clean['certified'] >= 0.8)}), {ms(rows[c['name']]['latency_ms'])} ms per frame."
+            )
+        if c.get("detector"):
+            flags = [find(recs, config=c["name"], condition=ALL, sticker=k) for k in ATTACKS]
+            text = ", ".join(f"{k} {pct(r['flagged'])} %" for k, r in zip(ATTACKS, flags) if r)
+            clean_flag = pct((clean or {}).get("flagged"))
+            out.append(
+                f"Detector on `{c['name']}`: flagged {text} of stickered frames (clean {clean_flag} %)."
+            )
+    return out
+
+
 def readme_section(results: Mapping[str, Any]) -> str:
-    """The README's generated part: the summary table and the choice (from results.json only)."""
+    """The README's generated part: the summary table, the choice and the targets (from results.json)."""
     rows = summary(results["records"], [c["name"] for c in results["configs"]], latencies(results["configs"]))
     choice = results["choice"]
     return (
         summary_table(rows, results["records"])
         + f"\nbest_realtime (≤ {REALTIME_MS:g} ms end to end): **{choice['best_realtime']}**; "
         f"best_cheap (≤ {CHEAP_FACTOR:g}× undefended latency): **{choice['best_cheap']}**. "
-        f"n = {results['data']['n']} frames per condition"
+        f"n = {results['data']['n']} frames per condition, {results['data']['approach_frames']} approach "
+        f"frames"
         + (" (--quick)" if results["quick"] else "")
-        + ".\n"
+        + f"; load average {results.get('load_average')}.\n\n"
+        + "".join(f"- {t}\n" for t in findings(results))
     )
 
 

@@ -183,6 +183,14 @@ def test_tiny_run_end_to_end_report_equals_json(tmp_path) -> None:
             assert float(cell) == pytest.approx(round(100 * r["fooled"], 1))
         assert float(row[7]) == pytest.approx(round(s["latency_ms"], 2))
     assert re.search(r"best_realtime: \*\*", md)
+    # the README block is generated from the same JSON (python -m edgeguard.scenario.stop_report)
+    from edgeguard.scenario.stop_report import BEGIN, END, readme_section, update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{BEGIN}\nold\n{END}\ntail\n")
+    update_readme(readme, out / "results.json")
+    text = readme.read_text()
+    assert text == f"# x\n{BEGIN}\n{readme_section(data)}{END}\ntail\n" and "Undefended `signs`" in text
     # a rerun resumes from the cached stickers (same records for the deterministic configurations)
     again = run(opts)
     first = {(r["config"], r["condition"], r["sticker"]): r["fooled"] for r in recs}
