@@ -48,3 +48,11 @@ clean:
 patch: $(STAMP)
 	$(BIN)/edgeguard attack patch --model persons --scale 0.25 --steps 300 --fit 200 --test 200 --seed 0 \
 	    --out edgeguard/models/patches/person.png
+
+# Stop-sign drive-by scenario (--quick) and the README table generated from its results.json
+# (README "Stop-sign scenario"; best_realtime / best_cheap name the demo's engine choices).
+.PHONY: scenario
+scenario: $(STAMP)
+	$(BIN)/edgeguard scenario stop-sign --quick --out build/scenario-quick
+	cp build/scenario-quick/results.json benchmarks/results/scenario-stop-sign-quick.json
+	$(BIN)/python -m edgeguard.scenario.stop_report README.md benchmarks/results/scenario-stop-sign-quick.json

@@ -238,12 +238,12 @@ def findings(results: Mapping[str, Any]) -> list[str]:
             out.append(f"{key} ({what}): no configuration qualifies.")
             continue
         r = rows[name]
-        drop = (base["clean_accuracy"] - r["clean_accuracy"]) if base else float("nan")
+        gain = (r["clean_accuracy"] - base["clean_accuracy"]) if base else float("nan")
         out.append(
             f"{key} ({what}): `{name}` — worst sticker ({r['worst_sticker']}) fools "
             f"{pct(r['worst_fooled'])} % "
             f"(target ≤ 10 %: {met(r['worst_fooled'] <= 0.10)}), clean accuracy {pct(r['clean_accuracy'])} % "
-            f"({-100 * drop:+.1f} points vs undefended; drop ≤ 2: {met(drop <= 0.02 + 1e-12)}), "
+            f"({100 * gain + 0.0:+.1f} points vs undefended; drop ≤ 2: {met(-gain <= 0.02 + 1e-12)}), "
             f"{ms(r['latency_ms'])} ms per frame."
         )
     for c in results["configs"]:
