@@ -118,7 +118,7 @@ def _load(png: Path, meta_path: Path) -> Sticker | None:
     if bgra is None or bgra.ndim != 3 or bgra.shape[2] != 4:
         return None
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    return Sticker(meta["kind"], cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA), meta)
+    return Sticker(str(meta.get("kind", "")), cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA), meta)
 
 
 def _save(folder: Path, stem: str, sticker: Sticker) -> None:

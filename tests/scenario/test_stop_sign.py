@@ -229,3 +229,18 @@ def test_bad_inputs_one_line_exit_2_nothing_written(tmp_path, capsys, args, mess
     assert done.value.code == 2, err
     assert err.count("\n") == 1 and err.startswith("edgeguard: error: ") and message in err, err
     assert not out.exists()
+
+
+def test_full_budget_adaptive_sticker_for_bits_median_is_the_shipped_one() -> None:
+    from edgeguard.scenario.stickers import FULL, QUICK, SHIPPED, _shipped
+
+    cfg = stop_configs.resolve(["bits+median"])[0]
+    got = _shipped(cfg, {"steps": FULL.steps, "eot": FULL.eot}, "bars", None, 0)
+    want = cv2.cvtColor(cv2.imread(str(SHIPPED), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+    assert got is not None and got.path == SHIPPED and np.array_equal(got.rgba, want)
+    # another budget, target, seed or configuration is optimised, not taken from the package
+    assert _shipped(cfg, {"steps": QUICK.steps, "eot": QUICK.eot}, "bars", None, 0) is None
+    assert _shipped(cfg, {"steps": FULL.steps, "eot": FULL.eot}, "bars", "yield", 0) is None
+    assert _shipped(cfg, {"steps": FULL.steps, "eot": FULL.eot}, "bars", None, 1) is None
+    demo = stop_configs.resolve(["demo"])[0]
+    assert _shipped(demo, {"steps": FULL.steps, "eot": FULL.eot}, "bars", None, 0) is None
