@@ -154,10 +154,9 @@ def persons(
     ),
     n_val: int = typer.Option(300, "--n-val", min=0, help="Validation scenes scored at the end (0 = none)."),
 ) -> None:
-    """Train the embedded person detector on rendered surveillance scenes. The shipped weights: the
-    defaults (stage 1, 35 min on a shared 2-core machine), then --init STAGE1 --steps 200 --lr 5e-4
-    --warmup 10 --topk 5 --seed 1 --scene-offset 8400 (stage 2, 10 min), then --init STAGE2 --steps 160
-    --lr 5e-4 --warmup 10 --tal 10 --seed 2 --scene-offset 10800 --threads 2 (stage 3)."""
+    """Train the embedded person detector on rendered surveillance scenes (fresh scenes every step).
+    The shipped weights come from python -m edgeguard.train_persons with a pre-rendered scene pool
+    (--pool 10000 --tal 10 ...; README, "The embedded persons detector")."""
     from ..outputs import OutputGroup
     from ..train_persons import PersonTrainConfig, train_persons
 
