@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import meta  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 WARM_FRAMES = 200
@@ -145,9 +146,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=10_000, help="soak length (default 10000)")
     ap.add_argument("--fps-frames", type=int, default=300, help="frames for the FPS comparison")
-    args = ap.parse_args(argv if argv is not None else [])
-
-    import onnxruntime
+    argv = sys.argv[1:] if argv is None else argv
+    args = ap.parse_args(argv)
 
     from edgeguard.camera import default
 
@@ -155,12 +155,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         result: dict[str, Any] = {
-            "machine": {
-                "cpu": platform.processor() or platform.machine(),
-                "cores": _cores(),
-                "onnxruntime": onnxruntime.__version__,
-                "provider": "CPUExecutionProvider",
-            },
+            **meta.header("camera", argv),
+            "provider": "CPUExecutionProvider",
             "engine": engine.name,
             "frame_size": [640, 480],
             **fps_and_latency(engine, args.fps_frames, tmp),
@@ -169,15 +165,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     full = result["fps_full_outputs"]["fps"]
     result["e2e_over_engine"] = full["ratio"]
     result["target_e2e_over_engine"] = 0.9
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "camera.json").write_text(json.dumps(result, indent=2) + "\n")
+    meta.write("camera", result)
     return result
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

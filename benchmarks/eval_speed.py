@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import meta
 
 RESULTS = Path(__file__).parent / "results"
 CONFIG = {"name": "demo", "model": "signs", "defenses": ["bits:5", "median:3x3"]}
@@ -71,18 +73,20 @@ def measure(spec: str, n: int, threads: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=500, help="images for PGD-20 (0 skips it)")
     ap.add_argument("--aa-n", type=int, default=100, help="images for AutoAttack (0 skips it)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS / "eval_speed.json")
-    args = ap.parse_args()
+    argv = sys.argv[1:] if argv is None else argv
+    args = ap.parse_args(argv)
     # a skipped measurement keeps its entry from an earlier run of this script
     out: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
     out.update(
         {
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "threads": args.threads},
+            **meta.header("eval_speed", argv),
+            "threads": args.threads,
             "config": CONFIG,
             "targets": {"pgd20_n500_s": 120, "autoattack_n100_s": 600},
         }
@@ -93,9 +97,11 @@ def main() -> None:
     if args.aa_n > 0:
         out["autoattack"] = measure("autoattack", args.aa_n, args.threads)
         print(json.dumps(out["autoattack"]), flush=True)
+    out.setdefault("load_average", {})["end"] = meta.load_average()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out}")
+    return out
 
 
 if __name__ == "__main__":

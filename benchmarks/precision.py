@@ -3,13 +3,13 @@ on the held-out rendered test set, and their top-1 agreement with fp32. Writes r
 
 The graphs carry the default defense prefix (bits:5 → median:3x3), as deployed, and the shipped
 ``signs`` weights. INT8 is calibrated on 512 renders with the calibration seed (3), disjoint from the
-test seed (2).
+test seed (2). Latency: the three graphs interleaved (:func:`meta.paired`, one onnxruntime thread) at
+batch 1 and 32, each precision's median run-for-run ratio to fp32 with its bootstrap interval.
 """
 
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -20,6 +20,8 @@ import numpy as np
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+
+import meta  # noqa: E402
 
 N_TEST = 1000
 N_CALIB = 512
@@ -33,6 +35,17 @@ def _run(path: Path, x: np.ndarray) -> np.ndarray:
     return np.concatenate([sess.run(None, {"input": x[i : i + 100]})[0] for i in range(0, len(x), 100)])
 
 
+def latency(paths: dict[str, Path], x: np.ndarray, runs: int = 60) -> list[dict]:
+    """fp16 and int8 against fp32, interleaved, at batch 1 and 32 (one onnxruntime thread)."""
+    sess = {p: meta.session(path, 1) for p, path in paths.items()}
+    rows = []
+    for b in (1, 32):
+        xb = x[:b]
+        fns = {p: (lambda s=s, xb=xb: s.run(None, {"input": xb})) for p, s in sess.items()}
+        rows.append({"batch": b, "threads": 1, **meta.paired(fns, runs=max(10, runs // (b // 8 or 1)))})
+    return rows
+
+
 def main() -> dict:
     from edgeguard.data import TEST_SEED, SignDataset, render_arrays, save_rgb
     from edgeguard.exporter.onnx import export
@@ -41,12 +54,12 @@ def main() -> dict:
     model, size = "signs", 64
     weights = Path(REGISTRY.get(model).extra["default_weights"])
     result: dict = {
+        **meta.header("precision", sys.argv[1:]),
         "model": model,
         "weights": weights.name,
         "defenses": DEFENSES,
         "test_images": N_TEST,
         "calib_images": N_CALIB,
-        "machine": platform.processor() or platform.machine(),
         "precisions": {},
     }
     imgs, labels = render_arrays(SignDataset(N_TEST, TEST_SEED, size))
@@ -56,7 +69,7 @@ def main() -> dict:
         ds = SignDataset(N_CALIB, seed=3, size=size)
         for i in range(N_CALIB):
             save_rgb(cal / f"{i:05d}.png", ds.render(i))
-        logits = {}
+        logits, paths = {}, {}
         for p in ("fp32", "fp16", "int8"):
             t0 = time.perf_counter()
             res = export(
@@ -70,6 +83,7 @@ def main() -> dict:
                 min_agreement=0.0,
             )
             secs = time.perf_counter() - t0
+            paths[p] = res.path
             t1 = time.perf_counter()
             logits[p] = _run(res.path, x)
             ms = (time.perf_counter() - t1) / len(x) * 1e3
@@ -85,11 +99,10 @@ def main() -> dict:
                 "export_seconds": round(secs, 1),
                 "file_kb": round(res.path.stat().st_size / 1024, 1),
             }
+        result["latency"] = latency(paths, x)
     r = result["precisions"]
     result["int8_drop_points"] = round(100 * (r["fp32"]["top1"] - r["int8"]["top1"]), 2)
-    out = HERE / "results" / "precision.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    meta.write("precision", result)
     return result
 
 
