@@ -1,72 +1,142 @@
-"""What fusing bits:5 + median:3x3 in front of ResNet-50 costs in onnxruntime (CPU), and how the
-median alone compares with torch eager, scipy.ndimage, OpenCV and ART's SpatialSmoothing.
+"""What fusing ``bits:5 + median:3x3`` in front of a network costs in onnxruntime (CPU), side by side.
 
-Writes ``benchmarks/results/defense_overhead.json``. Timings are interleaved (bare, defended, bare, …)
-so both see the same machine state; report ratios, not absolute numbers.
+Every comparison is one interleaved run (:func:`meta.paired`: the engines take turns call by call, one
+onnxruntime thread each, timed in CPU time) and reports the median run-for-run ratio with its paired
+bootstrap interval; absolute milliseconds are the shared machine's of the moment, the ratios are the
+result. (Two threads are not measured: on a 2-core machine shared with training jobs they would
+measure the other jobs.)
+
+* ``resnet50`` — ResNet-50 at 224², fused defenses vs bare (target ≤ 1.05×);
+* ``signs`` — the 64² sign model, fused vs bare, at batch 1 and 32: the network is so small that
+  the median's memory-bound passes are a visible share of it;
+* ``median_graphs`` — the 3×3 median alone as two exact ONNX formulations: 18 elementwise Min/Max
+  on shifted slices (column sort shared by three windows) vs the same selection with the four
+  max/min-of-three reductions as 3×1 / 1×3 ``MaxPool`` (a min is ``-MaxPool(-x)``), both checked
+  bit for bit against ``scipy.ndimage.median_filter(mode="reflect")``;
+* ``median_3x3`` — the median in edgeguard's torch eager form vs scipy.ndimage, OpenCV
+  ``medianBlur`` (uint8, another border rule) and ART ``SpatialSmoothing``, one thread, one image.
+
+Writes ``benchmarks/results/defense_overhead.json``.
+``python benchmarks/defense_overhead.py [--runs N]`` (default 40 per engine and configuration).
 """
 
 from __future__ import annotations
 
-import json
-import statistics
+import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
+import meta
 import numpy as np
 
-RESULTS = Path(__file__).parent / "results"
+DEFENSES = ["bits:5", "median:3x3"]
 
 
-def _median_ms(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
-
-
-def engine_overhead(runs: int = 30, size: int = 224) -> dict:
-    import onnxruntime as ort
-
+def fused_vs_bare(
+    model: str, size: int, batches: list[int], threads: list[int], runs: int, tmp: Path
+) -> dict:
     from edgeguard.exporter.onnx import export
     from edgeguard.samples import photo_batch
 
-    x = photo_batch(1, (size, size))
-    with tempfile.TemporaryDirectory() as d:
-        bare = export("resnet50", input_size=size, out=Path(d) / "bare.onnx").path
-        defended = export(
-            "resnet50", defense=["bits:5", "median:3x3"], input_size=size, out=Path(d) / "def.onnx"
-        ).path
-        sess = {
-            k: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
-            for k, p in (("bare", bare), ("defended", defended))
-        }
-        for s in sess.values():
-            s.run(None, {"input": x})
-        t: dict[str, list[float]] = {k: [] for k in sess}
-        for _ in range(runs):
-            for k, s in sess.items():
-                t0 = time.perf_counter()
-                s.run(None, {"input": x})
-                t[k].append((time.perf_counter() - t0) * 1e3)
-    med = {k: statistics.median(v) for k, v in t.items()}
-    return {
-        "model": "resnet50",
-        "input": [1, 3, size, size],
-        "runs_each": runs,
-        "interleaved": True,
-        "bare_ms_median": med["bare"],
-        "defended_ms_median": med["defended"],
-        "ratio": med["defended"] / med["bare"],
-        "target_ratio": 1.05,
-    }
+    bare = export(model, input_size=size, out=tmp / f"{model}-bare.onnx", parity_images=1).path
+    fused = export(
+        model, defense=DEFENSES, input_size=size, out=tmp / f"{model}-def.onnx", parity_images=1
+    ).path
+    rows = []
+    for t in threads:
+        sb, sf = meta.session(bare, t), meta.session(fused, t)
+        for b in batches:
+            x = photo_batch(b, (size, size))
+            r = meta.paired(
+                {
+                    "bare": lambda sb=sb, x=x: sb.run(None, {"input": x}),
+                    "fused": lambda sf=sf, x=x: sf.run(None, {"input": x}),
+                },
+                runs=max(30, runs // max(1, b // 4)),
+            )
+            rows.append({"batch": b, "threads": t, **r})
+    return {"model": model, "size": size, "defenses": DEFENSES, "rows": rows}
 
 
-def median_implementations(runs: int = 20, size: int = 224) -> dict:
+def median_graphs(runs: int, tmp: Path) -> dict[str, Any]:
+    import scipy.ndimage as ndi
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from edgeguard.defenses._pad import pad_symmetric
+    from edgeguard.defenses.median import _med3, _shifts, median_smooth
+
+    def minmax(x: torch.Tensor) -> torch.Tensor:
+        xp = pad_symmetric(x, 1, 1, 1, 1)
+        a, b, c = _shifts(xp, 3, dim=-2)
+        lo1, hi1 = torch.minimum(a, b), torch.maximum(a, b)
+        hi, t = torch.maximum(hi1, c), torch.minimum(hi1, c)
+        mid, lo = torch.maximum(lo1, t), torch.minimum(lo1, t)
+        l0, l1, l2 = _shifts(lo, 3, dim=-1)
+        max_lo = torch.maximum(torch.maximum(l0, l1), l2)
+        h0, h1, h2 = _shifts(hi, 3, dim=-1)
+        min_hi = torch.minimum(torch.minimum(h0, h1), h2)
+        return _med3(max_lo, _med3(*_shifts(mid, 3, dim=-1)), min_hi)
+
+    def maxpool(x: torch.Tensor) -> torch.Tensor:
+        xp = pad_symmetric(x, 1, 1, 1, 1)
+        hi = F.max_pool2d(xp, (3, 1), stride=1)
+        lo = -F.max_pool2d(-xp, (3, 1), stride=1)
+        mid = _med3(*_shifts(xp, 3, dim=-2))
+        max_lo = F.max_pool2d(lo, (1, 3), stride=1)
+        min_hi = -F.max_pool2d(-hi, (1, 3), stride=1)
+        return _med3(max_lo, _med3(*_shifts(mid, 3, dim=-1)), min_hi)
+
+    class Wrap(nn.Module):
+        def __init__(self, fn) -> None:
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fn(x)
+
+    from edgeguard.samples import photo_batch
+
+    forms = {"minmax": minmax, "maxpool": maxpool, "edgeguard": lambda x: median_smooth(x, (3, 3))}
+    ref_in = photo_batch(2, (224, 224))
+    ref = ndi.median_filter(ref_in, size=(1, 1, 3, 3), mode="reflect")
+    exact = {n: bool(np.array_equal(f(torch.from_numpy(ref_in)).numpy(), ref)) for n, f in forms.items()}
+    rows = []
+    for b, size in ((1, 64), (32, 64), (1, 224)):
+        sess = {}
+        for n in ("minmax", "maxpool"):
+            p = tmp / f"median-{n}-{b}-{size}.onnx"
+            torch.onnx.export(
+                Wrap(forms[n]),
+                torch.rand(b, 3, size, size),
+                str(p),
+                input_names=["input"],
+                output_names=["out"],
+                opset_version=17,
+                dynamo=False,
+            )
+            sess[n] = meta.session(p, 1)
+        x = photo_batch(b, (size, size))
+        outs = {n: s.run(None, {"input": x})[0] for n, s in sess.items()}
+        want = ndi.median_filter(x, size=(1, 1, 3, 3), mode="reflect")
+        r = meta.paired(
+            {n: (lambda s=s, x=x: s.run(None, {"input": x})) for n, s in sess.items()}, runs=runs * 2
+        )
+        rows.append(
+            {
+                "batch": b,
+                "size": size,
+                "onnx_exact": {n: bool(np.array_equal(o, want)) for n, o in outs.items()},
+                **r,
+            }
+        )
+    return {"torch_exact_vs_scipy": exact, "threads": 1, "rows": rows}
+
+
+def median_implementations(runs: int = 20, size: int = 224) -> dict[str, Any]:
     import cv2
     import scipy.ndimage as ndi
     import torch
@@ -76,39 +146,44 @@ def median_implementations(runs: int = 20, size: int = 224) -> dict:
 
     x = photo_batch(1, (size, size))
     xt = torch.from_numpy(x)
-    # One thread, like scipy: on 2 shared cores torch's intra-op threads spin against other work and
-    # a 1x3x224x224 elementwise chain gains nothing from them (measured 2 ms vs 58 ms under load).
+    # One thread, like scipy: on 2 shared cores torch's intra-op threads spin against other work.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     hwc = np.ascontiguousarray((x[0].transpose(1, 2, 0) * 255).round().astype(np.uint8))
-    out = {
-        "edgeguard_torch_eager_ms": _median_ms(lambda: median_smooth(xt, (3, 3)), runs),
-        "scipy_ndimage_ms": _median_ms(lambda: ndi.median_filter(x, size=(1, 1, 3, 3), mode="reflect"), runs),
-        "opencv_medianBlur_uint8_ms": _median_ms(lambda: cv2.medianBlur(hwc, 3), runs),
+    fns = {
+        "edgeguard_torch_eager": lambda: median_smooth(xt, (3, 3)),
+        "scipy_ndimage": lambda: ndi.median_filter(x, size=(1, 1, 3, 3), mode="reflect"),
+        "opencv_medianBlur_uint8": lambda: cv2.medianBlur(hwc, 3),
     }
     try:
         from art.defences.preprocessor import SpatialSmoothing
 
         ss = SpatialSmoothing(window_size=3, channels_first=True, clip_values=(0.0, 1.0))
-        out["art_spatial_smoothing_ms"] = _median_ms(lambda: ss(x), max(3, runs // 4))
+        fns["art_spatial_smoothing"] = lambda: ss(x)
     except ImportError:
-        out["art_spatial_smoothing_ms"] = None
+        pass
+    out = meta.paired(fns, runs=runs)
     torch.set_num_threads(threads)
-    out["torch_threads"] = 1
-    base = out["edgeguard_torch_eager_ms"]
-    out["ratios_vs_edgeguard_eager"] = {
-        k: (v / base if v else None) for k, v in out.items() if k.endswith("_ms")
-    }
-    return out
+    return {"size": size, "threads": 1, **out}
 
 
-def main() -> dict:
-    result = {"engine": engine_overhead(), "median_3x3": median_implementations()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "defense_overhead.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=40, help="interleaved runs per engine (default 40)")
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    doc = meta.header("defense_overhead", sys.argv[1:] if argv is None else argv)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        doc["resnet50"] = fused_vs_bare("resnet50", 224, [1], [1], args.runs, tmp)
+        doc["resnet50"]["target_ratio"] = 1.05
+        doc["signs"] = fused_vs_bare("signs", 64, [1, 32], [1], args.runs * 10, tmp)
+        doc["median_graphs"] = median_graphs(args.runs, tmp)
+    doc["median_3x3"] = median_implementations(max(10, args.runs // 2))
+    meta.write("defense_overhead", doc)
+    return doc
 
 
 if __name__ == "__main__":
-    json.dump(main(), sys.stdout, indent=2)
-    print()
+    import json
+
+    print(json.dumps(main(), indent=2))
