@@ -50,5 +50,7 @@ def pad_symmetric(x: torch.Tensor, top: int, bottom: int, left: int, right: int)
             f"filter input: {h}x{w} pixels is smaller than the filter reaches ({need_h} rows, {need_w} "
             f"columns on each side); use a smaller window or a larger image"
         )
+    if max(top, bottom, left, right) <= 1:  # width ≤ 1 on every side: one Pad(mode=edge) for both axes
+        return F.pad(x, [left, right, top, bottom], mode="replicate") if top or bottom or left or right else x
     x = _pad_axis(x, top, bottom, dim=-2)
     return _pad_axis(x, left, right, dim=-1)
