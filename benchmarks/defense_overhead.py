@@ -9,10 +9,11 @@ measure the other jobs.)
 * ``resnet50`` — ResNet-50 at 224², fused defenses vs bare (target ≤ 1.05×);
 * ``signs`` — the 64² sign model, fused vs bare, at batch 1 and 32: the network is so small that
   the median's memory-bound passes are a visible share of it;
-* ``median_graphs`` — the 3×3 median alone as two exact ONNX formulations: 18 elementwise Min/Max
-  on shifted slices (column sort shared by three windows) vs the same selection with the four
-  max/min-of-three reductions as 3×1 / 1×3 ``MaxPool`` (a min is ``-MaxPool(-x)``), both checked
-  bit for bit against ``scipy.ndimage.median_filter(mode="reflect")``;
+* ``median_graphs`` — the 3×3 median alone in three exact ONNX forms, each checked bit for bit
+  against ``scipy.ndimage.median_filter(mode="reflect")``: ``minmax`` (edgeguard's earlier graph:
+  a Pad per axis, 18 elementwise Min/Max on shifted slices, each column sorted once and shared by
+  three windows), ``edgeguard`` (today's :func:`~edgeguard.defenses.median_smooth`: one Pad, the
+  row max/min of three as 1×3 ``MaxPool``) and ``all_pools`` (the column max/min as 3×1 pools too);
 * ``median_3x3`` — the median in edgeguard's torch eager form vs scipy.ndimage, OpenCV
   ``medianBlur`` (uint8, another border rule) and ART ``SpatialSmoothing``, one thread, one image.
 
@@ -61,28 +62,34 @@ def fused_vs_bare(
 
 
 def median_graphs(runs: int, tmp: Path) -> dict[str, Any]:
+    """Exact ONNX forms of the 3×3 median, the prefix alone: which one onnxruntime runs fastest."""
     import scipy.ndimage as ndi
     import torch
     import torch.nn.functional as F
     from torch import nn
 
-    from edgeguard.defenses._pad import pad_symmetric
+    from edgeguard.defenses._pad import _pad_axis
     from edgeguard.defenses.median import _med3, _shifts, median_smooth
+    from edgeguard.samples import photo_batch
 
-    def minmax(x: torch.Tensor) -> torch.Tensor:
-        xp = pad_symmetric(x, 1, 1, 1, 1)
+    def column_sort(xp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         a, b, c = _shifts(xp, 3, dim=-2)
         lo1, hi1 = torch.minimum(a, b), torch.maximum(a, b)
         hi, t = torch.maximum(hi1, c), torch.minimum(hi1, c)
-        mid, lo = torch.maximum(lo1, t), torch.minimum(lo1, t)
+        return torch.minimum(lo1, t), torch.maximum(lo1, t), hi
+
+    def minmax(x: torch.Tensor) -> torch.Tensor:
+        """edgeguard's form before: one Pad per axis, 18 Min/Max on shifted slices."""
+        lo, mid, hi = column_sort(_pad_axis(_pad_axis(x, 1, 1, dim=-2), 1, 1, dim=-1))
         l0, l1, l2 = _shifts(lo, 3, dim=-1)
-        max_lo = torch.maximum(torch.maximum(l0, l1), l2)
         h0, h1, h2 = _shifts(hi, 3, dim=-1)
+        max_lo = torch.maximum(torch.maximum(l0, l1), l2)
         min_hi = torch.minimum(torch.minimum(h0, h1), h2)
         return _med3(max_lo, _med3(*_shifts(mid, 3, dim=-1)), min_hi)
 
-    def maxpool(x: torch.Tensor) -> torch.Tensor:
-        xp = pad_symmetric(x, 1, 1, 1, 1)
+    def all_pools(x: torch.Tensor) -> torch.Tensor:
+        """Every max/min of three as a MaxPool, the column ones (3×1) too."""
+        xp = F.pad(x, [1, 1, 1, 1], mode="replicate")
         hi = F.max_pool2d(xp, (3, 1), stride=1)
         lo = -F.max_pool2d(-xp, (3, 1), stride=1)
         mid = _med3(*_shifts(xp, 3, dim=-2))
@@ -98,42 +105,27 @@ def median_graphs(runs: int, tmp: Path) -> dict[str, Any]:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.fn(x)
 
-    from edgeguard.samples import photo_batch
-
-    forms = {"minmax": minmax, "maxpool": maxpool, "edgeguard": lambda x: median_smooth(x, (3, 3))}
+    forms = {"minmax": minmax, "edgeguard": lambda x: median_smooth(x, (3, 3)), "all_pools": all_pools}
     ref_in = photo_batch(2, (224, 224))
     ref = ndi.median_filter(ref_in, size=(1, 1, 3, 3), mode="reflect")
     exact = {n: bool(np.array_equal(f(torch.from_numpy(ref_in)).numpy(), ref)) for n, f in forms.items()}
     rows = []
     for b, size in ((1, 64), (32, 64), (1, 224)):
         sess = {}
-        for n in ("minmax", "maxpool"):
+        for n, fn in forms.items():
             p = tmp / f"median-{n}-{b}-{size}.onnx"
             torch.onnx.export(
-                Wrap(forms[n]),
-                torch.rand(b, 3, size, size),
-                str(p),
-                input_names=["input"],
-                output_names=["out"],
-                opset_version=17,
-                dynamo=False,
-            )
+                Wrap(fn), torch.rand(b, 3, size, size), str(p), input_names=["input"],
+                output_names=["out"], opset_version=17, dynamo=False,
+            )  # fmt: skip
             sess[n] = meta.session(p, 1)
         x = photo_batch(b, (size, size))
-        outs = {n: s.run(None, {"input": x})[0] for n, s in sess.items()}
         want = ndi.median_filter(x, size=(1, 1, 3, 3), mode="reflect")
-        r = meta.paired(
-            {n: (lambda s=s, x=x: s.run(None, {"input": x})) for n, s in sess.items()}, runs=runs * 2
-        )
-        rows.append(
-            {
-                "batch": b,
-                "size": size,
-                "onnx_exact": {n: bool(np.array_equal(o, want)) for n, o in outs.items()},
-                **r,
-            }
-        )
-    return {"torch_exact_vs_scipy": exact, "threads": 1, "rows": rows}
+        same = {n: bool(np.array_equal(s.run(None, {"input": x})[0], want)) for n, s in sess.items()}
+        fns = {n: (lambda s=s, x=x: s.run(None, {"input": x})) for n, s in sess.items()}
+        r = meta.paired(fns, runs=max(30, runs * 10 // b))
+        rows.append({"batch": b, "size": size, "onnx_exact": same, **r})
+    return {"torch_exact_vs_scipy": exact, "threads": 1, "forms": list(forms), "rows": rows}
 
 
 def median_implementations(runs: int = 20, size: int = 224) -> dict[str, Any]:

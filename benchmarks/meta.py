@@ -60,6 +60,21 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def commit() -> str | None:
+    """The repository's HEAD commit, ``+dirty`` when tracked files differ from it (None outside git)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "edgeguard"], cwd=root, check=False)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip()[:12] + ("+dirty" if dirty.returncode else "")
+
+
 def header(name: str, argv: list[str] | None = None) -> dict[str, Any]:
     """The provenance block of ``NAME.json``: machine, versions, command, date, load at the start."""
     args = sys.argv[1:] if argv is None else argv
@@ -67,6 +82,7 @@ def header(name: str, argv: list[str] | None = None) -> dict[str, Any]:
         "benchmark": name,
         "command": " ".join(["python", f"benchmarks/{name}.py", *args]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit(),
         "machine": {
             "host": platform.node(),
             "cpu": cpu_model(),
