@@ -19,7 +19,8 @@ ONNX has no Sort/ReduceMedian, so the selection is built from Min/Max and MaxPoo
   (a min is ``-MaxPool(-x)``): onnxruntime runs each op as one pass over memory, and a pool reads
   the three neighbours in one pass where Min/Max on shifted slices copies each slice first —
   measured 6 % (1 × 64²) to 18 % (32 × 64²) faster than 18 Min/Max, bit for bit the same
-  (``benchmarks/defense_overhead.py``, ``median_graphs``). 14 Min/Max + 2 MaxPool in all.
+  (``benchmarks/defense_overhead.py``, ``median_graphs``). 14 Min/Max + 2 MaxPool in all. Only
+  the exported graph uses the pools; torch eager keeps 18 Min/Max (faster there, same values).
 * 1×3, 3×1 — ``med3`` of three shifted views (4 Min/Max).
 * 2×2 — second largest of four (7 Min/Max).
 * other odd windows (5×5) — TopK(sorted=1) over the stacked shifted views (TensorRT: K < 3840).
@@ -76,8 +77,16 @@ def _median_3x3(xp: torch.Tensor) -> torch.Tensor:
     hi = torch.maximum(hi1, c)
     t = torch.minimum(hi1, c)
     mid, lo = torch.maximum(lo1, t), torch.minimum(lo1, t)
-    max_lo = F.max_pool2d(lo, (1, 3), stride=1)
-    min_hi = -F.max_pool2d(-hi, (1, 3), stride=1)  # negation is exact: this is the min
+    if torch.onnx.is_in_onnx_export():
+        # In the graph: one pass each (see the module doc). In torch eager a 1×3 max_pool2d is ~3× slower
+        # than the Min/Max below, and Min/Max keeps the gradient attacks have always seen (split at ties).
+        max_lo = F.max_pool2d(lo, (1, 3), stride=1)
+        min_hi = -F.max_pool2d(-hi, (1, 3), stride=1)  # negation is exact: this is the min
+    else:
+        l0, l1, l2 = _shifts(lo, 3, dim=-1)
+        h0, h1, h2 = _shifts(hi, 3, dim=-1)
+        max_lo = torch.maximum(torch.maximum(l0, l1), l2)
+        min_hi = torch.minimum(torch.minimum(h0, h1), h2)
     return _med3(max_lo, _med3(*_shifts(mid, 3, dim=-1)), min_hi)
 
 
