@@ -77,6 +77,7 @@ def fps_and_latency(engine: Path, frames: int, tmp: Path) -> dict[str, Any]:
             "fps": s["fps"],
             "latency_ms": s["latency_ms"],
             "stage_ms_p50": {k: v["p50"] for k, v in s["stage_ms"].items()},
+            **({"pipeline": s["pipeline"]} if "pipeline" in s else {}),  # the pipelined loop's stage budget
         }
 
     res = {

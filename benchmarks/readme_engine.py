@@ -215,6 +215,8 @@ def scaling(res: Results) -> str:
     rows = []
     for key in ("by_size", "by_batch"):
         for p in d[key]:
+            if key == "by_batch" and p["batch"] == 1:
+                continue  # the same point as the first size
             cells = [f"{p['batch']} × {p['size']}²", ms(p["ms"]["bare"]["p50"])]
             cells += [x(p["ratio"][v]["ratio"], 1 if p["ratio"][v]["ratio"] >= 10 else 2) for v in variants]
             rows.append(cells)
@@ -251,4 +253,23 @@ def precision_summary(res: Results) -> str:
         f"({pct(p['int8']['agreement_with_fp32'])} agreement) — a {d['int8_drop_points']:g}-point INT8 "
         "drop; the int8 file is "
         f"{p['int8']['file_kb'] / 1024:.1f} MB vs {p['fp32']['file_kb'] / 1024:.1f} MB.{speed}"
+    )
+
+
+@section("masking_latency")
+def masking_latency(res: Results) -> str:
+    cost = {r["patch"]: r for r in res["masking_cost"]["rows"]}
+    cert = res["masking"]
+    parts = []
+    for p in sorted(cost):
+        r = cost[p]
+        part = f"patch {p:g}: first round {ratio(r['ratio']['first_round'], 0)} the bare engine"
+        if str(p) in cert:
+            full = cert[str(p)]["latency"]["masking_certified_decision_ms_mean"]
+            part += f", full certified decision {ms(full)} ms"
+        parts.append(part)
+    return (
+        "the masking engine's first round (one call, the frame and its one-masked copies) against the bare "
+        "engine, interleaved (`benchmarks/results/masking_cost.json`), and the mean full certified decision "
+        "(first round + one certificate call, `masking.json`): " + "; ".join(parts) + "."
     )

@@ -91,10 +91,29 @@ def loaded(doc: dict[str, Any]) -> bool | None:
 
 
 # ---------------------------------------------------------------- provenance
+# The results the README's blocks are made from (a JSON another script adds to results/ joins the table
+# when a block renders it).
+PROVENANCE = (
+    "defense_overhead",
+    "squeeze_overhead",
+    "masking_cost",
+    "masking",
+    "ort_vs_torch",
+    "precision",
+    "scaling",
+    "host_stages",
+    "camera",
+    "detect_decode",
+    "eval_speed",
+    "bench_cli",
+)
+
+
 @section("provenance")
 def provenance(res: Results) -> str:
     rows, heavy, known = [], 0, 0
-    for stem, doc in res.items():
+    for stem in PROVENANCE:
+        doc = res[stem]
         m = doc.get("machine") if isinstance(doc.get("machine"), dict) else {}
         cpu = m.get("cpu", "—")
         cores = m.get("cores", m.get("cpus", doc.get("cpu_count", "—")))
@@ -114,9 +133,9 @@ def provenance(res: Results) -> str:
     text = table(
         ["result", "measured (UTC)", "CPU, cores", "load avg. (1 min) start → end", "command"], rows, "lllrl"
     )
+    docs = [res[s] for s in PROVENANCE]
     cores = sorted(
-        {(d.get("machine") or {}).get("cores") for d in res.values() if isinstance(d.get("machine"), dict)}
-        - {None}
+        {(d.get("machine") or {}).get("cores") for d in docs if isinstance(d.get("machine"), dict)} - {None}
     )
     where = f"a loaded {'/'.join(map(str, cores))}-core machine" if cores else "a loaded machine"
     note = ""
