@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from readme_format import Results, ms, pct, section, table, x
+from readme_format import Results, load_text, loaded, ms, pct, section, table, x
 
 
 def _ours_over_ref(r: dict[str, Any], ref_key: str = "reference_ms") -> float:
@@ -138,12 +138,23 @@ def camera(res: Results) -> str:
     s = d["soak"]
     rss = s["rss_mb"]
     warm = next(v for k, v in rss.items() if k.startswith("warm"))
-    return table(head, rows) + (
-        f"\n\nSoak: {s['frames']:,} frames with overlay, events and recording in {s['wall_s']:.0f} s; RSS "
-        f"{warm:,.0f} → {rss['end']:,.0f} MiB after warm-up ({s['rss_growth_pct']:+.2f} %, target < "
-        f"{s['target_growth_pct']:g} %); dropped {s['dropped']} (paced run: "
-        f"{d['latency_live_30fps']['dropped']} dropped). End to end / engine-only target: "
-        f"{d['target_e2e_over_engine']:g}."
+    load = ""
+    if loaded(d):
+        load = (
+            f"\n\nWall-clock figures, measured while the 1-minute load average went {load_text(d)} on "
+            f"{d['machine']['cores']} cores: the FPS and latencies are that loaded machine's; the ratios are "
+            "what carries over."
+        )
+    return (
+        table(head, rows)
+        + load
+        + (
+            f"\n\nSoak: {s['frames']:,} frames with overlay, events and recording in {s['wall_s']:.0f} s; "
+            f"RSS {warm:,.0f} → {rss['end']:,.0f} MiB after warm-up ({s['rss_growth_pct']:+.2f} %, target < "
+            f"{s['target_growth_pct']:g} %); dropped {s['dropped']} (paced run: "
+            f"{d['latency_live_30fps']['dropped']} dropped). End to end / engine-only target: "
+            f"{d['target_e2e_over_engine']:g}."
+        )
     )
 
 

@@ -18,9 +18,10 @@ ONNX has no Sort/ReduceMedian, so the selection is built from Min/Max and MaxPoo
   filters). The max of three column minima and the min of three column maxima are 1×3 ``MaxPool``
   (a min is ``-MaxPool(-x)``): onnxruntime runs each op as one pass over memory, and a pool reads
   the three neighbours in one pass where Min/Max on shifted slices copies each slice first —
-  measured 6 % (1 × 64²) to 18 % (32 × 64²) faster than 18 Min/Max, bit for bit the same
-  (``benchmarks/defense_overhead.py``, ``median_graphs``). 14 Min/Max + 2 MaxPool in all. Only
-  the exported graph uses the pools; torch eager keeps 18 Min/Max (faster there, same values).
+  faster than 18 Min/Max on 64² inputs (batch 1 and 32) and no slower at 224², bit for bit the
+  same (``benchmarks/defense_overhead.py``, ``median_graphs``; the README's Benchmarks table).
+  14 Min/Max + 2 MaxPool in all. Only the exported graph uses the pools; torch eager keeps
+  18 Min/Max (faster there, same values).
 * 1×3, 3×1 — ``med3`` of three shifted views (4 Min/Max).
 * 2×2 — second largest of four (7 Min/Max).
 * other odd windows (5×5) — TopK(sorted=1) over the stacked shifted views (TensorRT: K < 3840).
