@@ -3,6 +3,7 @@ detection decode, evaluation speed."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from readme_format import Results, load_text, loaded, ms, pct, section, table, x
@@ -85,6 +86,7 @@ def host_stages_summary(res: Results) -> str:
         d["opencv_stages_vs_raw_calls"],
     )
     plateau, fixed = d["dip"]["64x64_plateau"], d["dip"]["64x64_fixed_1750"]
+    busy = f" clock, load average {load_text(d)} on {d['machine']['cores']} cores" if loaded(d) else ""
     return (
         f"CPU cost (224×224 photos, `benchmarks/results/host_stages.json`, interleaved; the table is in "
         f"[Benchmarks](#benchmarks)): `tvm` at 100 iterations takes "
@@ -92,7 +94,7 @@ def host_stages_summary(res: Results) -> str:
         f"({x(_ours_over_ref(t['both_100_iters']), 4)} at equal iterations); `nlm` costs "
         f"{x(cv['nlm']['ours_over_raw'])} the raw OpenCV call; `rof` costs "
         f"{x(_ours_over_ref(rof['both_200_iters']))} skimage's at equal iterations on CPU (the same code "
-        f"runs batched on CUDA); DIP needs {plateau['seconds']:.0f} s (wall) per 64×64 image with the "
+        f"runs batched on CUDA); DIP took {plateau['seconds']:.0f} s (wall{busy}) per 64×64 image with the "
         f"plateau stop ({plateau['iterations']} iterations) and {fixed['seconds']:.0f} s for the fixed 1750. "
         "On CPU, DIP is an escalation step, not an always-on one."
     )
@@ -233,7 +235,9 @@ def eval_speed(res: Results) -> str:
 
 
 def _console(run: dict[str, Any]) -> str:
-    return f"```console\n$ {run['command']}\n{run['stdout'].rstrip()}\n```"
+    # bench prints the --json path it wrote, resolved: the run's scratch folder means nothing to a reader
+    out = re.sub(r"^wrote /\S*/([^/\s]+)$", r"wrote \1", run["stdout"].rstrip(), flags=re.M)
+    return f"```console\n$ {run['command']}\n{out}\n```"
 
 
 @section("bench_cli_sweep")

@@ -12,12 +12,13 @@ exported by ``edgeguard.export`` per input size (fixed H, W, dynamic batch), one
 Sweeps: size 64…512 at batch 1, batch 1…32 at 64². At each point every variant runs interleaved
 (:func:`meta.paired`), so the ratios to ``bare`` at a point are side by side. Writes
 ``benchmarks/results/scaling.json`` and ``scaling.png`` (matplotlib, log-log, median ms per call).
-``python benchmarks/scaling.py [--runs N]``
+``python benchmarks/scaling.py [--runs N]`` (``--replot`` redraws the PNG from the JSON)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -86,7 +87,7 @@ def plot(doc: dict[str, Any], out: Path) -> None:
         ax.set_yscale("log")
         ax.set_xticks(xs, [str(v) for v in xs])
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("median ms per call")
+        ax.set_ylabel("median CPU ms per call")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("sign network (onnxruntime CPU, 1 thread) with fused defenses, detector, masking; TVM stage")
@@ -103,7 +104,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument(
         "--runs", type=int, default=12, help="interleaved runs at the smallest point (default 12)"
     )
+    ap.add_argument("--replot", action="store_true", help="only redraw scaling.png from scaling.json")
     args = ap.parse_args(argv)
+    if args.replot:
+        doc = json.loads((meta.RESULTS / "scaling.json").read_text())
+        plot(doc, meta.RESULTS / "scaling.png")
+        return doc
 
     import torch
 
@@ -142,6 +148,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import json
-
     print(json.dumps(main(), indent=2))
