@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import meta
 import numpy as np
 
 import edgeguard
@@ -71,11 +72,13 @@ def main(n: int = 100, patch: float = 0.25) -> dict:
         "first_round_unanimous": float(np.mean([c == "agree" for c in cases])),
         "latency": lat,
         "latency_ratio_first_round": lat["masking_first_round_ms"] / lat["bare_engine_ms"],
-        "machine": "2 shared CPU cores (onnxruntime CPU, 1 thread)",
+        **meta.header("masking", [str(n), str(patch)]),  # machine, versions, command, date, load
+        "threads": 1,
     }
     OUT.parent.mkdir(exist_ok=True)
     kept = json.loads(OUT.read_text()) if OUT.is_file() else {}
     kept = kept if "n" not in kept else {str(kept["patch"]): kept}  # the first layout: one patch
+    out["load_average"]["end"] = meta.load_average()
     kept[str(patch)] = out  # one entry per patch size measured
     OUT.write_text(json.dumps(kept, indent=2) + "\n")
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from readme_format import Results, ms, pct, ratio, section, table, verdict, x
+from readme_format import Results, ms, patch_entries, pct, ratio, section, table, verdict, x
 
 
 def _fused_rows(block: dict[str, Any], target: float | None) -> list[list[str]]:
@@ -127,7 +127,7 @@ def masking_cost(res: Results) -> str:
 def masking(res: Results) -> str:
     d = res["masking"]
     rows = []
-    for p, r in sorted(d.items(), key=lambda kv: -float(kv[0])):
+    for p, r in sorted(patch_entries(d).items(), key=lambda kv: -float(kv[0])):
         lat = r["latency"]
         rows.append(
             [
@@ -259,7 +259,7 @@ def precision_summary(res: Results) -> str:
 @section("masking_latency")
 def masking_latency(res: Results) -> str:
     cost = {r["patch"]: r for r in res["masking_cost"]["rows"]}
-    cert = res["masking"]
+    cert = patch_entries(res["masking"])
     parts = []
     for p in sorted(cost):
         r = cost[p]

@@ -90,6 +90,26 @@ def loaded(doc: dict[str, Any]) -> bool | None:
     return max(vals) > cores
 
 
+def patch_entries(doc: dict[str, Any]) -> dict[str, Any]:
+    """``masking.json``'s entries, one per patch size (keys ``"0.25"`` …), whatever else it holds."""
+    out = {}
+    for k, v in doc.items():
+        try:
+            float(k)
+        except ValueError:
+            continue
+        out[k] = v
+    return out
+
+
+def newest_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    """A result's own provenance, or for ``masking.json`` that of its most recently measured entry."""
+    if isinstance(doc.get("machine"), dict):
+        return doc
+    dated = [v for v in patch_entries(doc).values() if isinstance(v, dict) and v.get("date")]
+    return max(dated, key=lambda v: v["date"]) if dated else doc
+
+
 # ---------------------------------------------------------------- provenance
 # The results the README's blocks are made from (a JSON another script adds to results/ joins the table
 # when a block renders it).
@@ -113,7 +133,7 @@ PROVENANCE = (
 def provenance(res: Results) -> str:
     rows, heavy, known = [], 0, 0
     for stem in PROVENANCE:
-        doc = res[stem]
+        doc = newest_entry(res[stem])
         m = doc.get("machine") if isinstance(doc.get("machine"), dict) else {}
         cpu = m.get("cpu", "—")
         cores = m.get("cores", m.get("cpus", doc.get("cpu_count", "—")))
@@ -133,7 +153,7 @@ def provenance(res: Results) -> str:
     text = table(
         ["result", "measured (UTC)", "CPU, cores", "load avg. (1 min) start → end", "command"], rows, "lllrl"
     )
-    docs = [res[s] for s in PROVENANCE]
+    docs = [newest_entry(res[s]) for s in PROVENANCE]
     cores = sorted(
         {(d.get("machine") or {}).get("cores") for d in docs if isinstance(d.get("machine"), dict)} - {None}
     )

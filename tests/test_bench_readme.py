@@ -130,3 +130,13 @@ def test_each_result_says_where_when_and_how_it_was_measured(name: str) -> None:
     assert doc["command"].startswith(f"python benchmarks/{name}.py")
     assert doc["date"][:2] == "20" and doc["date"].endswith("+00:00")
     assert len(doc["load_average"]["start"]) == 3 and len(doc["load_average"]["end"]) == 3
+
+
+def test_masking_entries_and_their_newest_provenance(readme) -> None:
+    fmt = sys.modules["readme_format"]
+    old = {"n": 100, "patch": 0.1}
+    new = {"n": 100, "patch": 0.25, "date": "2026-11-25T07:00:00+00:00", "machine": {"cores": 2, "cpu": "x"}}
+    doc = {"0.1": old, "0.25": new, "note": "anything else"}
+    assert fmt.patch_entries(doc) == {"0.1": old, "0.25": new}
+    assert fmt.newest_entry(doc) is new
+    assert fmt.newest_entry(new) is new  # a result with its own provenance is its own
