@@ -4,7 +4,7 @@ Drawn in place on a BGR uint8 frame: a translucent panel with the top-k labels a
 adversarial score with a bar (and the detector threshold as a tick), both FPS figures labelled
 (end-to-end vs engine-only, REFERENCE complaint 11), per-stage milliseconds, the ROI the classifier saw,
 and a red border when the frame is flagged. With a comparison engine (the demo's undefended model) a
-second panel at the top right shows its reading beside the defended one (:func:`draw_compare`).
+second panel at the bottom left shows its reading beside the defended one (:func:`draw_compare`).
 """
 
 from __future__ import annotations
@@ -159,8 +159,9 @@ def draw(frame: np.ndarray, decision: dict[str, Any], info: OverlayInfo) -> np.n
 def draw_compare(
     frame: np.ndarray, decision: dict[str, Any] | None, title: str, truth: str | None, note: str = ""
 ) -> np.ndarray:
-    """A second panel at the top right: ``title`` and that engine's top-1 reading (red when it is not
-    ``truth``), plus ``note`` (e.g. running fooled counts). Modified in place and returned."""
+    """A second panel at the bottom left (clear of the roadside sign, which ends up large at the right):
+    ``title`` and that engine's top-1 reading (red when it is not ``truth``), plus ``note`` (e.g. the
+    running fooled counts). Modified in place and returned."""
     h, w = frame.shape[:2]
     s = max(0.4, min(1.2, w / 1280.0 * 1.1))
     top = (decision or {}).get("top") or []
@@ -175,11 +176,13 @@ def draw_compare(
     pw = min(w // 2, max(sz[0][0] for sz in sizes) + 2 * pad)
     heights = [sz[0][1] + sz[1] + pad for sz in sizes]
     ph = min(h, sum(heights) + pad)
-    panel = frame[0:ph, w - pw : w]
+    border = max(4, int(min(h, w) * 0.015))  # clear of a flagged frame's red border
+    y0 = max(0, h - ph - border)
+    panel = frame[y0 : y0 + ph, border : border + pw]
     panel[:] = (panel.astype(np.uint16) * 2 // 5).astype(np.uint8)
-    y = pad
+    y = y0 + pad
     for (text, sc, colour, th), hgt, sz in zip(rows, heights, sizes):
-        cv2.putText(frame, text, (w - pw + pad, y + sz[0][1]), FONT, sc, colour, th, cv2.LINE_AA)
+        cv2.putText(frame, text, (border + pad, y + sz[0][1]), FONT, sc, colour, th, cv2.LINE_AA)
         y += hgt
     return frame
 
