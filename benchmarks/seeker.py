@@ -13,19 +13,19 @@
 3. **Squeeze score** (``export persons --detector squeeze:…``): τ at 5 % FPR on 300 clean validation
    scenes (the export's default), flag rate on M held-out clean test scenes and on the patched frames.
 
-Writes ``benchmarks/results/seeker.json``. ``python benchmarks/seeker.py [N] [M] [P]`` (N scenes for
-certification, M clean scenes for the flag rate, P patched scenes).
+Writes ``benchmarks/results/seeker.json`` (with ``benchmarks/meta.py``'s provenance header).
+``python benchmarks/seeker.py [N] [M] [P]``: N scenes for certification, M clean scenes for the flag
+rate, P patched scenes.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import meta  # benchmarks/meta.py: machine, versions, command, date, load average (script folder)
 import numpy as np
 import torch
 
@@ -36,7 +36,6 @@ from edgeguard.eval.seeker_eval import certify_detector
 from edgeguard.models import build
 from edgeguard.seeker import SeekerOptions, masked_rows, merge
 
-OUT = Path(__file__).parent / "results" / "seeker.json"
 SQUEEZE = "squeeze:bits=4,median=3x3"
 CONF = 0.25
 
@@ -93,7 +92,7 @@ def detected(rows: np.ndarray, box: np.ndarray) -> bool:
 def main(n: int = 20, m: int = 100, p: int = 30) -> dict:
     torch.set_num_threads(1)
     t_start = time.time()
-    res: dict = {"load_avg_start": os.getloadavg()[0], "machine": "shared 2-core CPU, onnxruntime 1 thread"}
+    res: dict = {**meta.header("seeker"), "threads": "onnxruntime and torch 1 thread"}
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         masked = edgeguard.export("persons", masking="lines=30", out=d / "m.onnx", parity_images=1)
@@ -164,8 +163,7 @@ def main(n: int = 20, m: int = 100, p: int = 30) -> dict:
             "clean_scenes": m,
         }
     res["wall_s"] = round(time.time() - t_start, 1)
-    res["load_avg_end"] = os.getloadavg()[0]
-    OUT.write_text(json.dumps(res, indent=1) + "\n")
+    meta.write("seeker", res)
     return res
 
 
