@@ -336,13 +336,22 @@ class Pipeline:
         info = getattr(self.escalate, "last_info", None)
         for j, i in enumerate(idx):
             first = results[i].decision
+            again = dict(second[j])
             results[i].escalation = {
                 "stage": stage_name(self.escalate),
                 "first": first,
                 "stage_ms": t_stage,
                 "info": dict(info) if isinstance(info, dict) else None,
+                "after": {k: again.get(k) for k in ("adv_score", "flagged") if k in again},
             }
-            results[i].decision = second[j]
+            # The reading is the purified one, but the detector's verdict stays the first pass's: the
+            # frame *was* flagged (an attack caught; its event must fire). Purification removes the
+            # perturbation the detector saw, so the second pass is rarely flagged; reporting that would
+            # turn caught frames into silent misreadings whenever purification fails.
+            for key in ("adv_score", "flagged"):
+                if key in first:
+                    again[key] = first[key]
+            results[i].decision = again
             results[i].outputs = {k: v[j] for k, v in outputs.items()}
 
 

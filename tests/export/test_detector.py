@@ -181,3 +181,22 @@ def test_infer_json_and_escalate_warning_on_the_cli(engine, plain, cli, tmp_path
         "warning: --escalate tvm will never run: the engine has no detector output to flag frames "
         "(export it with --detector, e.g. squeeze:median=2x2)"
     ]
+
+
+def test_escalated_frame_keeps_the_first_pass_flag(engine):
+    """A flagged frame stays flagged after escalation (its event must fire) even when the purified
+    copy is not flagged; the reading is the purified one and the second pass's score is kept aside."""
+    x = photo_batch(2, (64, 64))
+    x[1] = np.where(np.indices(x[1].shape).sum(0) % 2 == 0, 0.0, 1.0)  # a checkerboard: squeezers change it
+    bare = edgeguard.load(engine).run_batch(x)
+    assert bare[1].flagged and not bare[0].flagged  # the oracle for the escalation below
+
+    def to_clean(batch: np.ndarray) -> np.ndarray:  # "purification" that returns the clean image
+        return np.repeat(x[:1], len(batch), axis=0)
+
+    res = edgeguard.load(engine, escalate=to_clean).run_batch(x)
+    assert res[0].escalation is None and res[0].decision == bare[0].decision
+    esc = res[1].escalation
+    assert esc is not None and res[1].flagged and res[1].adv_score == bare[1].adv_score
+    assert esc["after"] == {"adv_score": bare[0].adv_score, "flagged": False}
+    assert res[1].decision["top"] == bare[0].decision["top"]  # the purified reading
