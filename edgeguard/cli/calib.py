@@ -15,7 +15,14 @@ from ._common import console
 from .data import data_app
 
 CALIB_SEED = 3  # renderer base seed of calibration sets: disjoint from train 0 / val 1 / test 2
-GENERATORS = ("signs", "signs-resnet", "signs-denoise", "signs-resnet-denoise")
+GENERATORS = (
+    "signs",
+    "signs-resnet",
+    "signs-denoise",
+    "signs-resnet-denoise",
+    "signs-roa",
+    "signs-resnet-roa",
+)
 
 
 @data_app.command("calib")

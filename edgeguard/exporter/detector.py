@@ -30,7 +30,14 @@ DEFAULT_FPR = 0.05
 # Rendered clean images τ is set on for the sign models: at FPR 0.05 the flagged fraction of new clean
 # images is then 0.05 ± 0.01 (one binomial standard error of the order statistic).
 SIGN_CALIB_IMAGES = 500
-SIGN_MODELS = ("signs", "signs-resnet", "signs-denoise", "signs-resnet-denoise")
+SIGN_MODELS = (
+    "signs",
+    "signs-resnet",
+    "signs-denoise",
+    "signs-resnet-denoise",
+    "signs-roa",
+    "signs-resnet-roa",
+)
 # Rendered clean scenes τ is set on for the embedded person detector (each costs 1 + k detector
 # forwards at export; 300 put the 5 % order statistic within ±1.3 % of its target, one standard error).
 PERSON_MODELS = ("persons", "person-detector")

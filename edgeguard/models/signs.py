@@ -1,7 +1,8 @@
 """The embedded traffic-sign classifier: a compact ResNet for 64×64 inputs (and its denoised variant).
 
-Registered in the model zoo as ``signs-resnet`` (alias ``signs``) and ``signs-resnet-denoise`` (alias
-``signs-denoise``). The network takes *normalised* input ``(x - mean) / std`` with ``x`` in [0, 1]; it
+Registered in the model zoo as ``signs-resnet`` (alias ``signs``), ``signs-resnet-denoise`` (alias
+``signs-denoise``) and ``signs-resnet-roa`` (alias ``signs-roa``: the plain architecture, sticker-robust
+weights). The network takes *normalised* input ``(x - mean) / std`` with ``x`` in [0, 1]; it
 does not normalise itself (the exported graph prepends that step from :class:`ModelInfo`).
 
 Layout (ResNet-style, torchvision stage names so :func:`~edgeguard.layers.add_denoise_blocks` and
@@ -123,4 +124,26 @@ def signs_resnet_denoise(num_classes: int = len(LABELS)) -> SignsResNet:
     return add_denoise_blocks(SignsResNet(num_classes), after=DENOISE_AFTER, kind=DENOISE_KIND)  # type: ignore[return-value]
 
 
-ARCHS = {"signs-resnet": signs_resnet, "signs-resnet-denoise": signs_resnet_denoise}
+@MODELS.register(
+    "signs-resnet-roa",
+    aliases=("signs-roa",),
+    summary="compact ResNet, ROA sticker-robust training + masked copies (certified masking's base model)",
+    source="edgeguard issue #12; Wu et al. ICLR'20 (ROA); Xiang et al. USENIX Security'22 (PatchCleanser)",
+    usage="signs-roa",
+    examples=({},),
+    default_weights=str(WEIGHTS / "signs-resnet-roa.safetensors"),
+    **_INFO,
+)
+def signs_resnet_roa(num_classes: int = len(LABELS)) -> SignsResNet:
+    """The ``signs-resnet`` architecture with the sticker-robust weights: fine-tuned from ``signs`` on the
+    wide renderer variety with rectangular occlusion adversarial training (Wu et al. ICLR'20) on half
+    of the batches and two-masked copies from certified masking's patch=0.25 mask set on half of each
+    batch (PatchCleanser's base-model training); the recipe is in ``signs-resnet-roa.json``."""
+    return SignsResNet(num_classes)
+
+
+ARCHS = {
+    "signs-resnet": signs_resnet,
+    "signs-resnet-denoise": signs_resnet_denoise,
+    "signs-resnet-roa": signs_resnet_roa,
+}

@@ -106,6 +106,21 @@ register(
         summary="certified masking (PatchCleanser double masking) on signs",
     )
 )
+register(
+    StopConfig(
+        "signs-roa",
+        model="signs-roa",
+        summary="sticker-robust model: ROA adversarial training + masked copies, wide renderer",
+    )
+)
+register(
+    StopConfig(
+        "masking-roa",
+        model="signs-roa",
+        masking=0.25,
+        summary="certified masking (PatchCleanser double masking) on signs-roa, its masked-copy-trained base",
+    )
+)
 register(StopConfig("nlm", stages=("nlm:11_3_4",), summary="NL-means host stage (FS's nlm:11_3_4)"))
 register(
     StopConfig(
