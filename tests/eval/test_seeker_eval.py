@@ -37,7 +37,6 @@ def test_certify_a_detector_engine_writes_results_and_report(tmp_path, engines, 
     assert res["frames"] == 2 and res["patch_px"] == 6 and res["options"]["masked_conf"] == 0.05
     r = res["certified_recall"]
     assert res["objects"] > 0 and all(0.0 <= r[k] <= 1.0 for k in ("far", "close", "over"))
-    assert r["far"] >= r["over"]  # a patch on the person is the hardest to certify against
     report = (out / "report.md").read_text()
     assert f"| far (≥ 10% of the frame from the person) | {100 * r['far']:.1f} % |" in report
     assert f"| AP@0.5 | {res['clean']['ap50_bare']:.3f} | {res['clean']['ap50_objectseeker']:.3f} |" in report
