@@ -110,24 +110,31 @@ def detector_facts(config: Config) -> tuple[list[str] | None, int]:
     return labels, side
 
 
-def detections(
-    model: Any, x: torch.Tensor, conf: float = CONF, iou: float = IOU, cls: int = 0, batch: int = 32
-) -> list:
-    """``(boxes xyxy, scores)`` per image from a YOLO-layout model's raw output: anchors whose best
-    class is ``cls`` with its score above ``conf``, then the host NMS of the detection decision
-    (:func:`edgeguard.nms.nms`)."""
-    from ..nms import nms, xywh_to_xyxy
-
-    out = []
+def raw_outputs(model: Any, x: torch.Tensor, batch: int = 32) -> np.ndarray:
+    """The model's ``(B, N, 4 + nc)`` rows (a model returning ``(raw, adv_score)`` gives its raw head)."""
+    rows = []
     with torch.no_grad():
         for s in range(0, len(x), batch):
             raw = model(x[s : s + batch])
-            raw = (raw[0] if isinstance(raw, (tuple, list)) else raw).transpose(1, 2).numpy()
-            for r in raw:
-                r = r[(r[:, 4 + cls] > conf) & (r[:, 4:].argmax(1) == cls)]
-                xyxy = xywh_to_xyxy(r[:, :4])
-                k = nms(xyxy, r[:, 4 + cls], iou)[:300]
-                out.append((xyxy[k], r[k, 4 + cls]))
+            rows.append((raw[0] if isinstance(raw, (tuple, list)) else raw).transpose(1, 2).numpy())
+    return np.concatenate(rows) if rows else np.zeros((0, 0, 5), np.float32)
+
+
+def detections(
+    model: Any, x: torch.Tensor | None, conf: float = CONF, iou: float = IOU, cls: int = 0,
+    raw: np.ndarray | None = None,
+) -> list:  # fmt: skip
+    """``(boxes xyxy, scores)`` per image from a YOLO-layout model's raw output (or ``raw`` rows from
+    :func:`raw_outputs`): anchors whose best class is ``cls`` with its score above ``conf``, then the
+    host NMS of the detection decision (:func:`edgeguard.nms.nms`)."""
+    from ..nms import nms, xywh_to_xyxy
+
+    out = []
+    for r in raw_outputs(model, x) if raw is None else raw:
+        r = r[(r[:, 4 + cls] > conf) & (r[:, 4:].argmax(1) == cls)]
+        xyxy = xywh_to_xyxy(r[:, :4])
+        k = nms(xyxy, r[:, 4 + cls], iou)[:300]
+        out.append((xyxy[k], r[k, 4 + cls]))
     return out
 
 
@@ -144,8 +151,9 @@ def measure(
             x = wear(
                 x, data.boxes, patch, scale=scale, conditions=conditions, generator=gen, heights=data.heights
             )
-    at = average_precision(detections(model, x, cls=cls), data.truth, 0.5)
-    ap = average_precision(detections(model, x, conf=0.001, cls=cls), data.truth, 0.5)
+    raw = raw_outputs(model, x)  # one pass serves both operating points
+    at = average_precision(detections(None, None, cls=cls, raw=raw), data.truth, 0.5)
+    ap = average_precision(detections(None, None, conf=0.001, cls=cls, raw=raw), data.truth, 0.5)
     return {"recall": at.recall, "precision": at.precision, "ap50": ap.ap, "people": at.n_gt}
 
 
@@ -266,6 +274,7 @@ def run(
         "config": {"model": config.model, "defenses": list(config.defenses), "stages": list(config.stages)},
         "detector": None if config.detector is None else config.detector,
         "person_class": cls,
+        "weights_sha256": _weights_sha(config),
         "scale": scale,
         "placement": "square on the torso: side = scale x person height (capped by the box), centre "
         "0.37 of the height below the box top (edgeguard.attacks.patch_place)",
@@ -289,6 +298,20 @@ def run(
         "notes": notes,
     }
     return PatchRun(patch=fitted.patch, meta=meta, examples=examples)
+
+
+def _weights_sha(config: Config) -> str | None:
+    """sha256 of the detector's weights file (registry model) or of the engine file."""
+    import hashlib
+
+    from .. import models
+
+    if config.is_engine:
+        path = Path(config.model)
+    else:
+        entry = models.REGISTRY.get(config.model)
+        path = Path(config.weights or entry.extra.get("default_weights") or "")
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def _with_tau(attack: PersonPatch, tau: float) -> PersonPatch:
@@ -346,6 +369,7 @@ __all__ = [
     "load_patch",
     "measure",
     "person_class",
+    "raw_outputs",
     "run",
     "scenes",
 ]

@@ -286,7 +286,7 @@ def _score(model: Any, data: Any, patch: torch.Tensor | None, opts: Options, tau
     from ..attacks.patch import wear
     from ..data.scene_sets import draw_boxes
     from ..eval.ap import average_precision, match_image
-    from ..eval.person_patch import CONF, IOU, MEASURE_SEED_OFFSET, detections
+    from ..eval.person_patch import CONF, IOU, MEASURE_SEED_OFFSET, detections, raw_outputs
 
     x = data.x
     if patch is not None:
@@ -298,8 +298,9 @@ def _score(model: Any, data: Any, patch: torch.Tensor | None, opts: Options, tau
         with torch.no_grad():
             scores = torch.cat([model(x[s : s + 32])[1] for s in range(0, len(x), 32)])
         flags = scores.numpy() > tau
-    dets = detections(model, x)
-    ap = average_precision(detections(model, x, conf=0.001), data.truth, 0.5)
+    raw = raw_outputs(model, x)
+    dets = detections(None, None, raw=raw)
+    ap = average_precision(detections(None, None, conf=0.001, raw=raw), data.truth, 0.5)
     at = average_precision(dets, data.truth, 0.5)
     people = [i for i in range(len(x)) if len(data.boxes[i])]
     caught = total = 0
