@@ -46,7 +46,7 @@ clean:
 # Re-optimise the shipped person-hiding patch for the embedded persons detector (after its weights change),
 # fixed seeds: edgeguard/models/patches/person.png (+ .json with recall clean / random / patch, .examples.png).
 patch: $(STAMP)
-	$(BIN)/edgeguard attack patch --model persons --scale 0.25 --steps 300 --fit 200 --test 200 --seed 0 \
+	$(BIN)/edgeguard attack patch --model persons --scale 0.25 --steps 120 --fit 96 --test 100 --seed 0 \
 	    --out edgeguard/models/patches/person.png
 
 # Stop-sign drive-by scenario (--quick) and the README table generated from its results.json
