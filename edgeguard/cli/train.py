@@ -75,7 +75,9 @@ def signs(
         help="Output weights (.safetensors); the JSON log and "
         "checkpoint go next to it (NAME.json, NAME.ckpt.pt).",
     ),
-    arch: str = typer.Option("signs-resnet", help="signs-resnet | signs-resnet-denoise"),
+    arch: str = typer.Option(
+        "signs-resnet", help="signs-resnet | signs-resnet-denoise | signs-resnet-roa (signs-resnet's layers)"
+    ),
     adv: str = typer.Option(
         "none",
         help="Adversarial training with a white-box attack, e.g. pgd:eps=8/255,steps=7, "
