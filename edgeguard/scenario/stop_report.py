@@ -286,21 +286,27 @@ BEGIN, END = "<!-- stop-sign-scenario:begin -->", "<!-- stop-sign-scenario:end -
 def update_readme(readme: str | Path, results_path: str | Path) -> None:
     """Replace the README's generated block (between :data:`BEGIN` and :data:`END`) with
     :func:`readme_section` of ``results_path`` (``python -m edgeguard.scenario.stop_report``)."""
+    results = json.loads(Path(results_path).read_text(encoding="utf-8"))
+    fill_readme(readme, BEGIN, END, readme_section(results))
+
+
+def fill_readme(readme: str | Path, begin: str, end: str, body: str) -> None:
+    """Replace the text between the markers ``begin`` and ``end`` of ``readme`` with ``body``."""
     from ..errors import ConfigError
 
     text = Path(readme).read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise ConfigError(f"{readme}: no {BEGIN} … {END} block to fill")
-    results = json.loads(Path(results_path).read_text(encoding="utf-8"))
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    Path(readme).write_text(f"{head}{BEGIN}\n{readme_section(results)}{END}{tail}", encoding="utf-8")
+    if begin not in text or end not in text:
+        raise ConfigError(f"{readme}: no {begin} … {end} block to fill")
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    Path(readme).write_text(f"{head}{begin}\n{body}{end}{tail}", encoding="utf-8")
 
 
 __all__ = [
     "ALL",
     "choose",
     "drive_table",
+    "fill_readme",
     "find",
     "readme_section",
     "render",

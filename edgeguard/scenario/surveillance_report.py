@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any
+
+from .stop_report import fill_readme
+
+BEGIN, END = "<!-- surveillance-scenario:begin -->", "<!-- surveillance-scenario:end -->"
 
 
 def _pct(v: float | None) -> str:
@@ -75,4 +82,52 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["best", "report"]
+def readme_table(results: dict[str, Any]) -> str:
+    """The README's summary of a run: one row per configuration (recall under each patch, caught and
+    flagged under the adaptive patch, AP clean → naive, latency), generated from ``results`` only."""
+    recs = results["records"]
+    t, f = results["test"], results["fit"]
+
+    def at(name: str, patch: str, key: str) -> Any:
+        row = next((r for r in recs if r["config"] == name and r["patch"] == patch), None)
+        return None if row is None else row.get(key)
+
+    def pcts(name: str, key: str, patches: tuple[str, ...]) -> str:
+        vals = [at(name, p, key) for p in patches]
+        if all(v is None for v in vals):
+            return "—"
+        return " / ".join("—" if v is None else f"{100 * v:.0f}" for v in vals) + " %"
+
+    lines = [
+        f"`{' '.join(results['command']) or 'edgeguard scenario surveillance'}` on the shipped weights "
+        f"({t['scenes']} held-out scenes, {t['people']} counted people, patches fitted on {f['scenes']} "
+        f"scenes for {f['steps']} steps; {results['seconds'] / 60:.1f} min on this 2-core machine; "
+        "`benchmarks/results/scenario-surveillance-quick.json`):",
+        "",
+        "| configuration | recall clean / random / naive / adaptive | caught under adaptive | "
+        "flagged clean / naive / adaptive | AP@0.5 clean → naive | ms / frame |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in dict.fromkeys(r["config"] for r in recs):
+        caught = at(name, "adaptive", "caught")
+        lines.append(
+            f"| {name} | {pcts(name, 'recall', ('none', 'random', 'naive', 'adaptive'))} | "
+            f"{_pct(caught)} | {pcts(name, 'flagged', ('none', 'naive', 'adaptive'))} | "
+            f"{at(name, 'none', 'ap50'):.3f} → {at(name, 'naive', 'ap50'):.3f} | "
+            f"{at(name, 'none', 'latency_ms'):.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: str | Path, results_path: str | Path) -> None:
+    """Fill the README's surveillance block from a results.json
+    (``python -m edgeguard.scenario.surveillance_report README.md results.json``)."""
+    results = json.loads(Path(results_path).read_text(encoding="utf-8"))
+    fill_readme(readme, BEGIN, END, readme_table(results))
+
+
+__all__ = ["best", "readme_table", "report", "update_readme"]
+
+
+if __name__ == "__main__":  # python -m edgeguard.scenario.surveillance_report README.md results.json
+    update_readme(sys.argv[1], sys.argv[2])

@@ -12,7 +12,7 @@ from edgeguard.cli.app import main
 from edgeguard.errors import ConfigError
 from edgeguard.scenario import surveillance_configs as sc
 from edgeguard.scenario.surveillance import Options, validate
-from edgeguard.scenario.surveillance_report import best, report
+from edgeguard.scenario.surveillance_report import BEGIN, END, best, readme_table, report
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -88,3 +88,15 @@ def test_tiny_run_writes_records_and_the_report_equals_its_json(
         assert r["caught"] == r["recall"]  # no detector: caught means detected
     assert (out / "report.md").read_text() == report(results)
     assert (out / "examples.png").stat().st_size > 0 and list((out / "patches").glob("naive-*.npy"))
+
+
+def test_readme_table_is_generated_from_the_committed_results() -> None:
+    """The README's surveillance table equals what the generator writes from the committed JSON."""
+
+    root = Path(__file__).resolve().parents[2]
+    results = json.loads((root / "benchmarks/results/scenario-surveillance-quick.json").read_text())
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert block == "\n" + readme_table(results)
+    undefended = next(r for r in results["records"] if r["config"] == "undefended" and r["patch"] == "none")
+    assert f"| undefended | {100 * undefended['recall']:.0f} / " in block
